@@ -1,0 +1,56 @@
+# The course's commands. `make lab` to learn, `make test` to check everything.
+# Every target creates or updates the virtual environment in .venv first.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Extra arguments for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port 8899".
+LAB_ARGS ?=
+# Extra arguments for pytest, e.g. PYTEST_ARGS='-m "not browser"'.
+PYTEST_ARGS ?=
+
+.PHONY: lab test grade slides labs services services-stop bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python 3.10 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,services]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) modules/00-course-map.ipynb
+
+test: $(STAMP)
+	@bash scripts/services start
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Grade a folder of submitted notebooks: make grade SUBMISSIONS=submissions/ [HIDDEN=hidden/]
+SUBMISSIONS ?= labs
+HIDDEN ?=
+grade: $(STAMP)
+	@mkdir -p build/grades
+	$(PY) -m course_lib.grading $(SUBMISSIONS) $(if $(HIDDEN),--hidden $(HIDDEN)) \
+	    --json build/grades/results.json --csv build/grades/grades.csv
+
+slides: $(STAMP)
+	$(PY) scripts/build_slides.py --out build/slides
+
+labs: $(STAMP)
+	$(PY) -m course_lib.grading.labgen solutions labs
+
+services: $(STAMP)
+	@bash scripts/services start
+
+services-stop:
+	@bash scripts/services stop
+
+bench: $(STAMP)
+	@if ls benchmarks/bench_*.py >/dev/null 2>&1; then \
+	    for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done; \
+	else echo "no benchmarks yet (benchmarks/bench_*.py)"; fi
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,12 @@
+"""Explorers: small ipywidgets apps on top of the core modules, one per concept.
+
+Every explorer is also readable without a widget frontend (a headless run, a
+static renderer, nbval): its display carries a ``text/plain`` picture of its
+current state next to the live widget. Explorers write into HTML widgets, never
+into ``Output`` widgets, so their committed outputs stay deterministic.
+"""
+
+from course_lib.viz.explorer import Explorer
+from course_lib.viz.coupling import CouplingExplorer
+
+__all__ = ["Explorer", "CouplingExplorer"]

