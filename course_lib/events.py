@@ -1,0 +1,759 @@
+"""The event envelope: one validated, immutable shape for every event in the course.
+
+On the wire an event is a JSON object with camelCase keys::
+
+    {"eventId": "evt_a1b2c3d4-...", "eventType": "OrderPlaced",
+     "aggregateId": "order_12345", "aggregateType": "Order",
+     "timestamp": "2026-05-15T14:30:00.000Z", "version": 1,
+     "metadata": {"correlationId": "req_xyz789", "causationId": "cmd_abc123",
+                  "userId": "user_456", "source": "order-service"},
+     "payload": {"orderId": "order_12345", ...}}
+
+Everything but ``payload`` is the *envelope*, the same for every event type, so
+brokers, stores and tracing tools can handle events they know nothing about.
+``metadata`` carries the two ids that make tracing across async boundaries work:
+
+* ``correlationId`` names the whole conversation. :func:`new_event` starts one
+  and, by convention, names it after the new event's own id; :func:`caused_by`
+  copies it to every consequence, however many hops away.
+* ``causationId`` names the message that directly caused this event (null when
+  no cause is recorded). :func:`trace` rebuilds the causal tree from these links.
+
+The rules, checked by :func:`validate`, :meth:`Event.from_dict`,
+:meth:`Event.from_json` and ``Event(...)`` itself (so an invalid Event object
+cannot exist); every problem is reported at once as (field, rule, message):
+
+======================  ==================================================  ==================
+field                   must be                                             rule when not
+======================  ==================================================  ==================
+(event)                 a JSON object with exactly the 8 keys above         wrong type,
+                                                                            missing, unknown field
+(event)                 at most MAX_EVENT_BYTES once encoded as UTF-8       too large
+(event)                 parseable JSON text (from_json only)                not JSON
+eventId                 'evt_' + letters, digits or dashes, <= 124 chars    bad id
+eventType               PascalCase past-tense fact, like OrderPlaced        bad value
+aggregateId             non-empty, <= 128 chars, no whitespace              bad id
+aggregateType           PascalCase noun, like Order                         bad value
+timestamp               'YYYY-MM-DDTHH:MM:SS.mmmZ', a real UTC time         bad timestamp
+version                 an integer >= 1 (true is not 1 here)                wrong type, bad value
+metadata                an object with exactly the 4 keys below             same as (event)
+metadata.correlationId  an id, like aggregateId                             bad id
+metadata.causationId    an id, or null                                      bad id
+metadata.userId         an id, or null for system-initiated events          bad id
+metadata.source         lowercase words joined by dashes: order-service     bad value
+payload                 an object of plain JSON (string keys, no NaN)       wrong type, bad value
+======================  ==================================================  ==================
+
+A value of the wrong JSON type anywhere is "wrong type". Timestamps trip people
+up most: ``datetime.isoformat()`` gives ``2026-05-15T14:30:00.123456+00:00``,
+which is *not* this format; use :func:`format_timestamp`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "MAX_EVENT_BYTES", "EventValidationError", "Metadata", "Event", "validate",
+    "format_timestamp", "parse_timestamp", "utc_millis", "SequentialIds", "uuid_ids",
+    "ManualClock", "system_clock", "new_event", "caused_by", "trace", "CausalTree",
+]
+
+MAX_EVENT_BYTES = 1_048_576
+"""1 MiB, Kafka's default producer max.request.size (brokers allow about the same).
+
+An event bigger than this belongs in a blob store, with a reference in the payload.
+"""
+
+Problem = tuple[str, str, str]  # (field, rule, message)
+
+_EXAMPLE_EVENT_ID = "evt_a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+_EXAMPLE_TIME = "2026-05-15T14:30:00.000Z"
+_ID_EXAMPLES = {"metadata.correlationId": "req_xyz789", "metadata.causationId": "cmd_abc123",
+                "metadata.userId": "user_456"}
+# Always used with fullmatch(), so the whole string must match.
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9][A-Za-z0-9-]{0,119}")
+_PASCAL_CASE = re.compile(r"[A-Z][A-Za-z0-9]*")
+_SOURCE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+_TIMESTAMP = re.compile(  # YYYY-MM-DD T HH:MM:SS . mmm Z, each part captured
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z")
+_MAX_ID_LENGTH = 128
+
+
+class EventValidationError(ValueError):
+    """An event broke one or more envelope rules.
+
+    Validation does not stop at the first mistake: ``problems`` lists every
+    (field, rule, message) found, so one run shows everything to fix. The order
+    is fixed: known keys in schema order, then unknown keys, then whole-event
+    problems. ``field`` and ``rule`` repeat the first problem for convenience.
+    """
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)  # keeps the error picklable
+        self.problems: list[Problem] = list(problems)
+        self.field: str = self.problems[0][0]
+        self.rule: str = self.problems[0][1]
+
+    def __str__(self) -> str:
+        lines = [f"{field}: {rule}: {message}" for field, rule, message in self.problems]
+        if len(lines) == 1:
+            return lines[0]
+        return f"{len(lines)} problems in event:\n" + "\n".join("  " + line for line in lines)
+
+
+# --- Checks: each takes (field path, value) and returns the problems it found ---------------
+
+def _short(value: object) -> str:
+    """repr() cut to a readable length: error messages must not echo a 1 MiB string."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(value: object) -> str:
+    """Name a value's type the way JSON does, since that is what goes on the wire."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({_short(value)})"
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "an object"
+    return f"a Python {type(value).__name__}"
+
+
+def _wrong_type(field: str, expected: str, value: object, fix: str = "") -> Problem:
+    message = f"expected {expected}, found {_describe(value)}"
+    return (field, "wrong type", f"{message}; {fix}" if fix else message)
+
+
+def _check_event_id(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        return [_wrong_type(field, "a string", value)]
+    if _EVENT_ID.fullmatch(value):
+        return []
+    too_long = " (at most 124 characters)" if len(value) > 124 else ""
+    return [(field, "bad id", f"{_short(value)} must look like 'evt_<letters, digits or dashes>'"
+                              f"{too_long}, e.g. {_EXAMPLE_EVENT_ID!r}")]
+
+
+def _check_id(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        fix = "a root event uses its own eventId" if field == "metadata.correlationId" else ""
+        return [_wrong_type(field, "a string", value, fix)]
+    if not value:
+        reason = "is empty"
+    elif len(value) > _MAX_ID_LENGTH:
+        reason = f"is {len(value)} characters long"
+    elif any(char.isspace() for char in value):
+        reason = "contains whitespace"
+    else:
+        return []
+    example = _ID_EXAMPLES.get(field, "order_12345")
+    return [(field, "bad id", f"{_short(value)} {reason}; an id is one token of at most "
+                              f"{_MAX_ID_LENGTH} characters with no whitespace, e.g. {example!r}")]
+
+
+def _check_optional_id(field: str, value: Any) -> list[Problem]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [_wrong_type(field, "a string or null", value)]
+    return _check_id(field, value)
+
+
+def _check_type_name(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        return [_wrong_type(field, "a string", value)]
+    if _PASCAL_CASE.fullmatch(value):
+        return []
+    if field == "eventType":
+        why = "event types are past-tense facts, like 'OrderPlaced' or 'PaymentProcessed'"
+    else:
+        why = "aggregate types are nouns, like 'Order' or 'Customer'"
+    guess = "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", value))
+    hint = f"; did you mean {guess!r}?" if guess != value and _PASCAL_CASE.fullmatch(guess) else ""
+    return [(field, "bad value", f"{_short(value)} is not PascalCase: {why}{hint}")]
+
+
+def _check_source(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        return [_wrong_type(field, "a string", value)]
+    if _SOURCE.fullmatch(value):
+        return []
+    guess = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    hint = f"; did you mean {guess!r}?" if _SOURCE.fullmatch(guess) else ""
+    return [(field, "bad value", f"{_short(value)} must be the producing service's name in "
+                                 f"lowercase words joined by dashes, like 'order-service'{hint}")]
+
+
+def _read_timestamp(text: str) -> datetime:
+    """Parse the one timestamp shape events use, or raise ValueError saying what is wrong."""
+    match = _TIMESTAMP.fullmatch(text)
+    if not match:
+        hint = ""
+        if re.search(r"\.[0-9]{6}|[+-][0-9]{2}:[0-9]{2}$", text):
+            hint = "; this looks like datetime.isoformat() output: use format_timestamp(dt) instead"
+        raise ValueError(f"{_short(text)} must be UTC with milliseconds and a 'Z', "
+                         f"like {_EXAMPLE_TIME!r}{hint}")
+    year, month, day, hour, minute, second, millis = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone.utc)
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a real date and time ({error})") from None
+
+
+def _check_timestamp(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, str):
+        fix = "turn datetimes into text with format_timestamp(dt)" if isinstance(value, datetime) else ""
+        return [_wrong_type(field, "a string", value, fix)]
+    try:
+        _read_timestamp(value)
+    except ValueError as error:
+        return [(field, "bad timestamp", str(error))]
+    return []
+
+
+def _check_datetime(field: str, value: Any) -> list[Problem]:
+    """The Python-side twin of _check_timestamp, for Event.timestamp."""
+    if not isinstance(value, datetime):
+        return [_wrong_type(field, "a datetime", value, "read wire text with parse_timestamp(text)")]
+    offset = value.utcoffset()
+    if offset is None:
+        problem = "is naive (it has no timezone); use datetime.now(timezone.utc)"
+    elif offset:
+        problem = "is not in UTC; convert it with utc_millis(dt)"
+    elif value.microsecond % 1000:
+        problem = "has digits below the millisecond; truncate it with utc_millis(dt)"
+    else:
+        return []
+    return [(field, "bad timestamp", f"{value.isoformat()} {problem}")]
+
+
+def _check_version(field: str, value: Any) -> list[Problem]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [_wrong_type(field, "an integer", value, "the schema version is a plain number like 1")]
+    if value < 1:
+        return [(field, "bad value", f"{value} is below 1: version is the payload's schema version, "
+                                     "starting at 1 and going up when its shape changes")]
+    return []
+
+
+def _check_json(path: str, value: Any) -> list[Problem]:
+    """Walk a payload value and report everything that would not survive a JSON round trip."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return []
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return []
+        return [(path, "bad value", f"{value!r} is not valid JSON (JSON has no NaN or Infinity); "
+                                    "use null for 'no value'")]
+    if isinstance(value, list):
+        return [problem for i, item in enumerate(value) for problem in _check_json(f"{path}[{i}]", item)]
+    if isinstance(value, dict):
+        problems = []
+        for key, item in value.items():
+            if isinstance(key, str):
+                problems += _check_json(f"{path}.{key}", item)
+            else:
+                problems.append((path, "wrong type", f"object keys must be strings, found key {key!r}"))
+        return problems
+    return [_wrong_type(path, "a JSON value", value,
+                        "convert it first (a list for a tuple, format_timestamp() for a datetime)")]
+
+
+def _check_payload(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, dict):
+        return [_wrong_type(field, "an object", value, 'wrap the data in one, e.g. {"items": [...]}')]
+    return _check_json(field, value)
+
+
+def _check_metadata(field: str, value: Any) -> list[Problem]:
+    if not isinstance(value, dict):
+        expected = "an object with correlationId, causationId, userId and source"
+        return [_wrong_type(field, expected, value)]
+    return _check_object(value, _METADATA_CHECKS, prefix="metadata.")
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `name` was probably meant to be (ignoring case and '_'), if any."""
+    by_simple = {candidate.lower().replace("_", ""): candidate for candidate in candidates}
+    matches = difflib.get_close_matches(name.lower().replace("_", ""), list(by_simple), cutoff=0.8)
+    return by_simple[matches[0]] if matches else None
+
+
+def _check_object(d: dict, checks: dict[str, Callable[[str, Any], list[Problem]]],
+                  prefix: str) -> list[Problem]:
+    """Check the expected keys in schema order, then report the keys nobody expects."""
+    unknown = [key for key in d if key not in checks]
+    owner = "metadata" if prefix else "every event"
+    problems: list[Problem] = []
+    for key, check in checks.items():
+        if key in d:
+            problems += check(prefix + key, d[key])
+            continue
+        message = f"{owner} needs {key!r}"
+        if key in ("causationId", "userId"):
+            message += " (it may be null, but the key must be there)"
+        near = _closest(key, [k for k in unknown if isinstance(k, str)])
+        if near:
+            message += f"; found {near!r} instead: keys are camelCase and case-sensitive"
+        problems.append((prefix + key, "missing", message))
+    for key in unknown:
+        message = (f"{key!r} is not one of the {len(checks)} {'metadata' if prefix else 'envelope'} "
+                   f"keys ({', '.join(checks)}); they are the same for every event, "
+                   "so put extra data in the payload")
+        near = _closest(str(key), checks)
+        if near:
+            message += f"; did you mean {near!r}?"
+        problems.append((prefix + str(key), "unknown field", message))
+    return problems
+
+
+_METADATA_CHECKS = {"correlationId": _check_id, "causationId": _check_optional_id,
+                    "userId": _check_optional_id, "source": _check_source}
+_EVENT_CHECKS = {"eventId": _check_event_id, "eventType": _check_type_name, "aggregateId": _check_id,
+                 "aggregateType": _check_type_name, "timestamp": _check_timestamp,
+                 "version": _check_version, "metadata": _check_metadata, "payload": _check_payload}
+
+
+def _size_problems(size: int) -> list[Problem]:
+    if size <= MAX_EVENT_BYTES:
+        return []
+    return [("(event)", "too large",
+             f"the encoded event is {size:,} bytes, over the limit of {MAX_EVENT_BYTES:,} "
+             "(MAX_EVENT_BYTES); store the large data elsewhere (object storage, a database) "
+             "and put a reference to it in the payload: the claim-check pattern")]
+
+
+def _encoded_problems(d: dict) -> list[Problem]:
+    """Problems only the encoded bytes reveal: the size, and text UTF-8 cannot carry."""
+    try:
+        data = json.dumps(d, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        return [("(event)", "bad value", "some text contains a lone surrogate (like '\\ud800'), "
+                                         "which UTF-8 cannot encode; clean the text first")]
+    except (TypeError, ValueError):
+        return []  # not JSON at all: the field checks have already said why
+    return _size_problems(len(data))
+
+
+def validate(d: dict) -> None:
+    """Raise EventValidationError listing every problem in a wire-form event (see the rules above)."""
+    if not isinstance(d, dict):
+        raise EventValidationError([("(event)", "wrong type",
+                                     f"an event must be a JSON object, found {_describe(d)}")])
+    problems = _check_object(d, _EVENT_CHECKS, prefix="") + _encoded_problems(d)
+    if problems:
+        raise EventValidationError(problems)
+
+
+# --- Timestamps ------------------------------------------------------------------------------
+
+def utc_millis(dt: datetime) -> datetime:
+    """Convert an aware datetime to UTC and drop the digits below the millisecond.
+
+    Naive datetimes are refused: guessing their timezone is how off-by-hours bugs start.
+    """
+    if not isinstance(dt, datetime):
+        raise TypeError(f"expected a datetime, found {type(dt).__name__}")
+    if dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()} has no timezone; use datetime.now("
+                         "timezone.utc), or dt.replace(tzinfo=timezone.utc) if you know it is UTC")
+    dt = dt.astimezone(timezone.utc)
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+
+
+def format_timestamp(dt: datetime) -> str:
+    """The wire form of a time: '2026-05-15T14:30:00.000Z' (UTC, milliseconds, 'Z')."""
+    return utc_millis(dt).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Read a wire timestamp into an aware UTC datetime; anything else raises EventValidationError."""
+    problems = _check_timestamp("timestamp", text)
+    if problems:
+        raise EventValidationError(problems)
+    return _read_timestamp(text)
+
+
+# --- The event ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Metadata:
+    """Who and what an event belongs to; causation_id is None only when nothing recorded caused it."""
+
+    correlation_id: str
+    causation_id: str | None
+    user_id: str | None  # None for system-initiated events
+    source: str
+
+    def __post_init__(self) -> None:
+        problems = _check_object(self.to_dict(), _METADATA_CHECKS, prefix="metadata.")
+        if problems:
+            raise EventValidationError(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"correlationId": self.correlation_id, "causationId": self.causation_id,
+                "userId": self.user_id, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact that happened, in its envelope. Every constructor validates.
+
+    Problems name fields by their wire names (``metadata.correlationId``) even
+    for Python objects, so there is one vocabulary for errors. ``version`` is the
+    payload's *schema* version, not a position in a stream. ``payload`` is a deep
+    copy of what you passed in, and ``to_dict()`` hands out another copy, so no
+    caller can change an event behind your back; do not mutate ``event.payload``.
+    """
+
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    aggregate_type: str
+    timestamp: datetime  # aware UTC, millisecond precision
+    version: int
+    metadata: Metadata
+    payload: dict[str, Any] = field(hash=False)  # a dict cannot be hashed; equality still compares it
+
+    def __post_init__(self) -> None:
+        problems = _check_event_id("eventId", self.event_id)
+        problems += _check_type_name("eventType", self.event_type)
+        problems += _check_id("aggregateId", self.aggregate_id)
+        problems += _check_type_name("aggregateType", self.aggregate_type)
+        problems += _check_datetime("timestamp", self.timestamp)
+        problems += _check_version("version", self.version)
+        if not isinstance(self.metadata, Metadata):
+            problems.append(_wrong_type("metadata", "a Metadata", self.metadata, "use Metadata(...)"))
+        problems += _check_payload("payload", self.payload)
+        if not problems:
+            problems = _encoded_problems(self.to_dict())
+        if problems:
+            raise EventValidationError(problems)
+        # A frozen dataclass may only set its own fields this way, and only here.
+        object.__setattr__(self, "payload", copy.deepcopy(self.payload))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: camelCase keys in schema order. A fresh copy you may change."""
+        return {"eventId": self.event_id, "eventType": self.event_type,
+                "aggregateId": self.aggregate_id, "aggregateType": self.aggregate_type,
+                "timestamp": format_timestamp(self.timestamp), "version": self.version,
+                "metadata": self.metadata.to_dict(), "payload": copy.deepcopy(self.payload)}
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Compact JSON for the wire, or indented for people with ``indent=2``."""
+        separators = (",", ":") if indent is None else None
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=separators, indent=indent,
+                          allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        """Validate a wire-form dict (reporting every problem at once), then build the Event."""
+        validate(d)
+        meta = d["metadata"]
+        metadata = Metadata(correlation_id=meta["correlationId"], causation_id=meta["causationId"],
+                            user_id=meta["userId"], source=meta["source"])
+        return cls(event_id=d["eventId"], event_type=d["eventType"], aggregate_id=d["aggregateId"],
+                   aggregate_type=d["aggregateType"], timestamp=parse_timestamp(d["timestamp"]),
+                   version=d["version"], metadata=metadata, payload=d["payload"])
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Event:
+        """Parse wire JSON, refusing oversized input *before* parsing (it costs memory and time)."""
+        size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+        if _size_problems(size):
+            raise EventValidationError(_size_problems(size))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno}, column {error.colno}"
+            raise EventValidationError([("(event)", "not JSON", f"{where}: {error.msg}")]) from error
+        except UnicodeDecodeError as error:
+            message = f"the bytes are not UTF-8 text ({error.reason})"
+            raise EventValidationError([("(event)", "not JSON", message)]) from error
+        return cls.from_dict(data)
+
+
+# --- Making events: injectable ids and clocks keep notebooks deterministic --------------------
+
+@dataclass
+class SequentialIds:
+    """Readable ids for notebooks and tests: evt_0001, evt_0002, ... (wider after evt_9999)."""
+
+    prefix: str = "evt"
+    count: int = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"{self.prefix}_{self.count:04d}"
+
+
+def uuid_ids(prefix: str = "evt") -> str:
+    """A globally unique id such as 'evt_1b4e28ba-2fa1-41d2-883f-0016d3cca427': the default."""
+    return f"{prefix}_{uuid.uuid4()}"
+
+
+@dataclass
+class ManualClock:
+    """A clock you move by hand: each call returns ``now``, then moves it on by ``step``."""
+
+    start: datetime
+    step: timedelta = timedelta(0)
+    now: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.start.utcoffset() is None:
+            raise ValueError("ManualClock needs an aware start: datetime(..., tzinfo=timezone.utc)")
+        self.now = self.start
+
+    def __call__(self) -> datetime:
+        current = self.now
+        self.now += self.step
+        return current
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def system_clock() -> datetime:
+    """The real time, in UTC: the default clock."""
+    return datetime.now(timezone.utc)
+
+
+class _Inherit(Enum):
+    """Marks 'copy this from the parent' (None cannot, since None already means 'no user')."""
+
+    FROM_PARENT = "from parent"
+
+
+def new_event(event_type: str, aggregate_id: str, aggregate_type: str, payload: dict[str, Any], *,
+              correlation_id: str | None = None, causation_id: str | None = None,
+              user_id: str | None = None, source: str = "course", version: int = 1,
+              ids: Callable[[], str] | None = None,
+              clock: Callable[[], datetime] | None = None) -> Event:
+    """Create an event that starts a causal chain.
+
+    Without a ``correlation_id`` the event starts a new conversation, named by
+    convention after the event's own id. ``causation_id`` may name what caused it
+    from outside the event stream, such as the command 'cmd_abc123'.
+    """
+    event_id = (uuid_ids if ids is None else ids)()
+    now = (system_clock if clock is None else clock)()
+    metadata = Metadata(correlation_id=event_id if correlation_id is None else correlation_id,
+                        causation_id=causation_id, user_id=user_id, source=source)
+    return Event(event_id=event_id, event_type=event_type, aggregate_id=aggregate_id,
+                 aggregate_type=aggregate_type, timestamp=utc_millis(now), version=version,
+                 metadata=metadata, payload=payload)
+
+
+def caused_by(parent: Event, event_type: str, aggregate_id: str, aggregate_type: str,
+              payload: dict[str, Any], *, user_id: str | None | _Inherit = _Inherit.FROM_PARENT,
+              source: str | _Inherit = _Inherit.FROM_PARENT, version: int = 1,
+              ids: Callable[[], str] | None = None,
+              clock: Callable[[], datetime] | None = None) -> Event:
+    """Create an event caused by ``parent``: same conversation, and the parent as its cause."""
+    return new_event(
+        event_type, aggregate_id, aggregate_type, payload,
+        correlation_id=parent.metadata.correlation_id, causation_id=parent.event_id,
+        user_id=parent.metadata.user_id if user_id is _Inherit.FROM_PARENT else user_id,
+        source=parent.metadata.source if source is _Inherit.FROM_PARENT else source,
+        version=version, ids=ids, clock=clock)
+
+
+# --- Tracing: rebuild "what caused what" from causationIds -------------------------------------
+
+def _order(event: Event) -> tuple[datetime, str]:
+    return (event.timestamp, event.event_id)
+
+
+@dataclass
+class _Node:
+    """One line of a drawn tree: an event, or (event None) a cause that is not in the list."""
+
+    key: str
+    event: Event | None
+    children: list[_Node]
+
+
+class CausalTree:
+    """The causal forest of a set of events, grouped by correlationId. Build it with trace().
+
+    Roots are events with no causationId or with one that names an event not in
+    the list; such an unknown cause is drawn as a node of its own. Siblings are
+    ordered by (timestamp, eventId), so the drawing never depends on arrival order.
+    """
+
+    def __init__(self, events: dict[str, Event], duplicates: int = 0) -> None:
+        self.events = dict(events)
+        self.duplicates = duplicates  # identical redeliveries that trace() dropped
+        cycle = _find_cycle(self.events)
+        if cycle:
+            raise ValueError(f"causation cycle: {' -> '.join(cycle)} (each arrow points from an event "
+                             "to its cause); an event cannot cause itself, even indirectly")
+        ordered = sorted(self.events.values(), key=_order)
+        self._children: dict[str, list[Event]] = {}
+        for event in ordered:
+            if event.metadata.causation_id is not None:
+                self._children.setdefault(event.metadata.causation_id, []).append(event)
+        # causation_id None, or naming an event that is not in the list
+        self.roots = [event for event in ordered if event.metadata.causation_id not in self.events]
+
+    def children(self, event_id: str) -> list[Event]:
+        """The events directly caused by ``event_id`` (an event, or an unknown cause)."""
+        if event_id not in self.events and event_id not in self._children:
+            raise KeyError(f"{event_id!r} is neither an event nor a cause in this tree")
+        return list(self._children.get(event_id, []))
+
+    def path(self, event_id: str) -> list[Event]:
+        """The chain from the root down to ``event_id``: the answer to 'why did this happen?'."""
+        chain = [self.events[event_id]]
+        while chain[-1].metadata.causation_id in self.events:
+            chain.append(self.events[chain[-1].metadata.causation_id])
+        return chain[::-1]
+
+    def depth(self, event_id: str) -> int:
+        """Hops from this event's root event (roots have depth 0)."""
+        return len(self.path(event_id)) - 1
+
+    def _subtree(self, event: Event) -> _Node:
+        children = [self._subtree(child) for child in self.children(event.event_id)]
+        return _Node(event.event_id, event, children)
+
+    def _forest(self) -> list[tuple[str, list[_Node]]]:
+        """Top-level nodes per correlationId, conversations in the order they started."""
+        groups: dict[str, list[_Node]] = {}
+        unknown: dict[tuple[str, str], _Node] = {}
+        for root in self.roots:
+            correlation, cause = root.metadata.correlation_id, root.metadata.causation_id
+            tops = groups.setdefault(correlation, [])
+            if cause is None:
+                tops.append(self._subtree(root))
+                continue
+            if (correlation, cause) not in unknown:
+                unknown[correlation, cause] = _Node(cause, None, [])
+                tops.append(unknown[correlation, cause])
+            unknown[correlation, cause].children.append(self._subtree(root))
+        return list(groups.items())
+
+    def text(self) -> str:
+        """An indented drawing, one block per correlationId."""
+        blocks = []
+        for correlation, tops in self._forest():
+            lines = [f"correlation {correlation}"]
+            for top in tops:
+                lines.append(_text_label(top))
+                _draw_text(top.children, "", lines)
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) or "(no events)"
+
+    def mermaid(self) -> str:
+        """Mermaid flowchart source: one subgraph per correlationId, edges from cause to effect."""
+        lines = ["flowchart TD"]
+        numbers = itertools.count(1)
+        for group, (correlation, tops) in enumerate(self._forest(), start=1):
+            lines.append(f'    subgraph g{group}["correlation {_mermaid_text(correlation)}"]')
+            for top in tops:
+                _draw_mermaid(top, "", numbers, lines)
+            lines.append("    end")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """JupyterLab draws the Mermaid diagram; plain-text front ends get the text tree."""
+        return {"text/plain": self.text(), "text/vnd.mermaid": self.mermaid()}
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return (f"<CausalTree: {len(self.events)} events, {len(self.roots)} roots, "
+                f"{self.duplicates} duplicates>")
+
+
+def _find_cycle(events: dict[str, Event]) -> list[str] | None:
+    """Follow causes upward from every event; coming back to one on the same walk is a cycle."""
+    safe: set[str] = set()  # events whose chain of causes is known to end
+    for start in sorted(events):
+        chain: list[str] = []
+        current: str | None = start
+        while current in events and current not in safe:
+            if current in chain:
+                return chain[chain.index(current):] + [current]
+            chain.append(current)
+            current = events[current].metadata.causation_id
+        safe.update(chain)
+    return None
+
+
+def _text_label(node: _Node) -> str:
+    if node.event is None:
+        return f"{node.key} (not an event in this list)"
+    return f"{node.event.event_type} {node.key} [{node.event.metadata.source}]"
+
+
+def _draw_text(nodes: list[_Node], indent: str, lines: list[str]) -> None:
+    for i, node in enumerate(nodes):
+        last = i == len(nodes) - 1
+        lines.append(indent + ("└─ " if last else "├─ ") + _text_label(node))
+        _draw_text(node.children, indent + ("   " if last else "│  "), lines)
+
+
+def _mermaid_text(text: str) -> str:
+    """Escape what would end a quoted Mermaid label or be read as HTML."""
+    for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, code)
+    return text
+
+
+def _draw_mermaid(node: _Node, edge_from: str, numbers: Iterator[int], lines: list[str]) -> None:
+    """Declare the node as n1, n2, ... (event ids may hold characters Mermaid ids may not).
+
+    Labels break lines with <br/>, the form Mermaid documents; Mermaid 11 shows "\\n" literally.
+    """
+    name = f"n{next(numbers)}"
+    if node.event is None:  # an unknown cause: rounded, with dotted arrows to what it caused
+        lines.append(f'        {name}(["{_mermaid_text(node.key)}<br/>not an event in this list"])')
+    else:
+        lines.append(f'        {name}["{node.event.event_type}<br/>{_mermaid_text(node.key)}"]')
+    if edge_from:
+        lines.append(f"        {edge_from} {name}")
+    arrow = "-.->" if node.event is None else "-->"
+    for child in node.children:
+        _draw_mermaid(child, f"{name} {arrow}", numbers, lines)
+
+
+def trace(events: Iterable[Event]) -> CausalTree:
+    """Rebuild the causal tree(s) from events in any order.
+
+    An exact duplicate (a redelivery) is kept once and counted in
+    ``tree.duplicates``; two *different* events with one eventId raise ValueError.
+    """
+    by_id: dict[str, Event] = {}
+    duplicates = 0
+    for event in events:
+        seen = by_id.get(event.event_id)
+        if seen is None:
+            by_id[event.event_id] = event
+            continue
+        if seen != event:
+            old, new = seen.to_dict(), event.to_dict()
+            differ = ", ".join(key for key in old if old[key] != new[key])
+            raise ValueError(f"two different events share eventId {event.event_id!r} (they differ "
+                             f"in {differ}); eventIds must be unique, only a redelivery may repeat one")
+        duplicates += 1
+    return CausalTree(by_id, duplicates)
