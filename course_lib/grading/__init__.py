@@ -1,0 +1,39 @@
+"""Checking and grading the course's lab notebooks.
+
+In a lab notebook::
+
+    from course_lib.grading import check
+    check("10.1-q1", validate_envelope)   # public tests, partial credit
+
+For instructors::
+
+    python -m course_lib.grading submissions/ --hidden hidden/ --json results.json --csv grades.csv
+    python -m course_lib.grading.labgen solutions labs [--check]
+
+Modules: ``questions`` (cases, questions, the bank registry), ``runner``
+(time-limited test runs), ``feedback`` (the learner's text), ``check``,
+``hidden`` (instructor-only tests), ``grader`` and ``in_kernel``
+(executing notebooks), ``gradebook`` (table, JSON, CSV), ``labmaker`` and
+``labgen`` (labs from solutions, and its command line).
+"""
+
+from course_lib.grading.check import CheckReport, check
+from course_lib.grading.grader import NotebookResult, QuestionGrade, grade_notebook, grade_paths
+from course_lib.grading.labmaker import generate_labs, make_lab
+from course_lib.grading.questions import Case, Question, get, questions_for_lab, register
+
+__all__ = [
+    "Case",
+    "CheckReport",
+    "NotebookResult",
+    "Question",
+    "QuestionGrade",
+    "check",
+    "generate_labs",
+    "get",
+    "grade_notebook",
+    "grade_paths",
+    "make_lab",
+    "questions_for_lab",
+    "register",
+]
