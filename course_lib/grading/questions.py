@@ -21,6 +21,11 @@ from typing import Any
 BANKS: dict[str, str] = {
     "course-map": "course_lib.grading.bank_course_map",
     "lab-10.1-events": "course_lib.grading.bank_lab_10_1",
+    "lab-10.2-event-sourcing": "course_lib.grading.bank_lab_10_2",
+    "lab-10.3-cqrs": "course_lib.grading.bank_lab_10_3",
+    "lab-10.4-kafka": "course_lib.grading.bank_lab_10_4",
+    "lab-11.1-replication": "course_lib.grading.bank_lab_11_1",
+    "lab-11.2-sharding": "course_lib.grading.bank_lab_11_2",
 }
 
 # Extra banks as "lab-id=module.path,lab2=other.module"; the grader's tests
