@@ -56,9 +56,9 @@ services-stop:
 	@bash scripts/services stop
 
 bench: $(STAMP)
-	@if ls benchmarks/bench_*.py >/dev/null 2>&1; then \
-	    for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done; \
-	else echo "no benchmarks yet (benchmarks/bench_*.py)"; fi
+	@found=0; for b in benchmarks/[!_]*.py; do [ -e "$$b" ] || continue; found=1; \
+	    echo "== $$b"; $(PY) $$b || exit 1; done; \
+	[ $$found = 1 ] || echo "no benchmarks yet (benchmarks/*.py)"
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
