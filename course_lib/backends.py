@@ -133,3 +133,20 @@ def redis_client(url: str | None = None, *, decode_responses: bool = True) -> re
     import fakeredis
 
     return fakeredis.FakeRedis(decode_responses=decode_responses)
+
+
+def log_cluster():
+    """A Kafka to talk to: the broker at ``KAFKA_BOOTSTRAP_SERVERS``, else an embedded Cluster.
+
+    Both offer the same producer, consumer and admin methods (see
+    :mod:`course_lib.log` and :mod:`course_lib.kafka_backend`); imported lazily so
+    that the embedded default never needs kafka-python.
+    """
+    url = configured_url("kafka")
+    if url:
+        from course_lib.kafka_backend import connect
+
+        return connect(url)
+    from course_lib.log import Cluster
+
+    return Cluster()
