@@ -25,7 +25,7 @@ BANKS: dict[str, str] = {
     "lab-10.3-cqrs": "course_lib.grading.bank_lab_10_3",
     "lab-10.4-kafka": "course_lib.grading.bank_lab_10_4",
     "lab-10.5-brokers": "course_lib.grading.bank_lab_10_5",
-    "lab-10.6-ordering-idempotency": "course_lib.grading.bank_lab_10_6",
+    "lab-10.6-idempotency": "course_lib.grading.bank_lab_10_6",
     "lab-11.1-replication": "course_lib.grading.bank_lab_11_1",
     "lab-11.2-sharding": "course_lib.grading.bank_lab_11_2",
     "lab-11.3-cap-pacelc": "course_lib.grading.bank_lab_11_3",
