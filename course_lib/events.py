@@ -51,7 +51,6 @@ which is *not* this format; use :func:`format_timestamp`.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import itertools
 import json
@@ -89,6 +88,9 @@ _SOURCE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _TIMESTAMP = re.compile(  # YYYY-MM-DD T HH:MM:SS . mmm Z, each part captured
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z")
 _MAX_ID_LENGTH = 128
+_WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
+# One encoder for the wire format: json.dumps() with these options builds a new one per call.
+_WIRE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class EventValidationError(ValueError):
@@ -159,7 +161,7 @@ def _check_id(field: str, value: Any) -> list[Problem]:
         reason = "is empty"
     elif len(value) > _MAX_ID_LENGTH:
         reason = f"is {len(value)} characters long"
-    elif any(char.isspace() for char in value):
+    elif _WHITESPACE.search(value):
         reason = "contains whitespace"
     else:
         return []
@@ -340,6 +342,33 @@ def _size_problems(size: int) -> list[Problem]:
              "and put a reference to it in the payload: the claim-check pattern")]
 
 
+def _encoded_copy(wire: dict) -> tuple[list[Problem], dict[str, Any]]:
+    """Encode an event once: check its size, and copy its payload from the same text.
+
+    The JSON round trip is both the strictest test that the payload is plain
+    JSON and a fast deep copy: a tuple comes back as a list and an int key as a
+    string, so a payload that is not plain JSON comes back *different*. Only
+    then do we walk it (slowly) to say where the problem is.
+    """
+    try:
+        text = _WIRE.encode(wire)
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        return _encoded_problems(wire), {}
+    except (TypeError, ValueError):
+        return _not_plain_json(wire["payload"]), {}
+    payload = json.loads(text)["payload"]
+    if payload != wire["payload"]:
+        return _not_plain_json(wire["payload"]), {}
+    return _size_problems(size), payload
+
+
+def _not_plain_json(payload: Any) -> list[Problem]:
+    return _check_payload("payload", payload) or [
+        ("payload", "bad value", "does not survive a JSON round trip unchanged; "
+                                 "use only dicts with string keys, lists, strings, numbers, booleans and null")]
+
+
 def _encoded_problems(d: dict) -> list[Problem]:
     """Problems only the encoded bytes reveal: the size, and text UTF-8 cannot carry."""
     try:
@@ -441,26 +470,35 @@ class Event:
         problems += _check_version("version", self.version)
         if not isinstance(self.metadata, Metadata):
             problems.append(_wrong_type("metadata", "a Metadata", self.metadata, "use Metadata(...)"))
-        problems += _check_payload("payload", self.payload)
-        if not problems:
-            problems = _encoded_problems(self.to_dict())
+        if problems:  # report payload problems too, so every problem shows at once
+            raise EventValidationError(problems + _check_payload("payload", self.payload))
+        if not isinstance(self.payload, dict):
+            raise EventValidationError(_check_payload("payload", self.payload))
+        problems, payload = _encoded_copy(self._wire())
         if problems:
             raise EventValidationError(problems)
         # A frozen dataclass may only set its own fields this way, and only here.
-        object.__setattr__(self, "payload", copy.deepcopy(self.payload))
+        object.__setattr__(self, "payload", payload)
+
+    def _wire(self) -> dict[str, Any]:
+        """The wire form sharing this event's payload: for encoding only, never handed out."""
+        return {"eventId": self.event_id, "eventType": self.event_type,
+                "aggregateId": self.aggregate_id, "aggregateType": self.aggregate_type,
+                # already UTC at millisecond precision (validated), so no conversion
+                "timestamp": self.timestamp.isoformat(timespec="milliseconds")[:-6] + "Z",
+                "version": self.version, "metadata": self.metadata.to_dict(), "payload": self.payload}
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: camelCase keys in schema order. A fresh copy you may change."""
-        return {"eventId": self.event_id, "eventType": self.event_type,
-                "aggregateId": self.aggregate_id, "aggregateType": self.aggregate_type,
-                "timestamp": format_timestamp(self.timestamp), "version": self.version,
-                "metadata": self.metadata.to_dict(), "payload": copy.deepcopy(self.payload)}
+        wire = self._wire()
+        wire["payload"] = json.loads(json.dumps(self.payload, ensure_ascii=False))
+        return wire
 
     def to_json(self, indent: int | None = None) -> str:
         """Compact JSON for the wire, or indented for people with ``indent=2``."""
-        separators = (",", ":") if indent is None else None
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=separators, indent=indent,
-                          allow_nan=False)
+        if indent is None:
+            return _WIRE.encode(self._wire())
+        return json.dumps(self._wire(), ensure_ascii=False, indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:

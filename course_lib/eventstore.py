@@ -171,13 +171,11 @@ def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
     if not isinstance(event, Event):
         raise TypeError(f"an event store stores Event objects (or their wire dicts), not "
                         f"{type(event).__name__}")
-    # Event.to_json() without its defensive deep copy: we only read the payload here.
-    wire = {"eventId": event.event_id, "eventType": event.event_type, "aggregateId": event.aggregate_id,
-            "aggregateType": event.aggregate_type, "timestamp": format_timestamp(event.timestamp),
-            "version": event.version, "metadata": event.metadata.to_dict(), "payload": event.payload}
-    text = json.dumps(wire, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # The wire text the Event computed when it was validated: what we store is exactly
+    # what was checked, even if someone mutated event.payload afterwards.
+    text = event.to_json()
     size = len(text.encode("utf-8"))
-    if size > MAX_EVENT_BYTES:  # an Event cannot be built this big, but its payload dict can be mutated
+    if size > MAX_EVENT_BYTES:  # an Event cannot be built this big; kept as the store's own guard
         raise EventTooLargeError([("(event)", "too large",
                                    f"event {event.event_id} encodes to {size:,} bytes, over the limit of "
                                    f"{MAX_EVENT_BYTES:,} (MAX_EVENT_BYTES); nothing of this batch was "
@@ -207,7 +205,7 @@ def _decode(text: str) -> Event:
         aggregate_type=d["aggregateType"],
         # fromisoformat reads our own '...T14:30:00.000Z' far faster than the checked parser
         timestamp=datetime.fromisoformat(d["timestamp"][:-1] + "+00:00"),
-        version=d["version"], metadata=metadata, payload=d["payload"])
+        version=d["version"], metadata=metadata, payload=d["payload"], _text=text)
     return event
 
 
