@@ -28,8 +28,8 @@ BANKS: dict[str, str] = {
     "lab-10.6-idempotency": "course_lib.grading.bank_lab_10_6",
     "lab-11.1-replication": "course_lib.grading.bank_lab_11_1",
     "lab-11.2-sharding": "course_lib.grading.bank_lab_11_2",
-    "lab-11.3-cap-pacelc": "course_lib.grading.bank_lab_11_3",
-    "lab-11.4-case-studies": "course_lib.grading.bank_lab_11_4",
+    "lab-11.3-cap": "course_lib.grading.bank_lab_11_3",
+    "lab-11.4-dynamo": "course_lib.grading.bank_lab_11_4",
 }
 
 # Extra banks as "lab-id=module.path,lab2=other.module"; the grader's tests
