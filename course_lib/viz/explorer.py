@@ -21,6 +21,11 @@ class Explorer(widgets.VBox):
         self.screen = widgets.HTML()
         header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
         super().__init__([header, widgets.HBox(controls), self.screen])
+        # Stable hooks for the browser tests (tests/browser) and for styling;
+        # every control stays a native, focusable element (a button, a slider
+        # handle with role="slider"), so Tab, Enter/Space and arrows work.
+        self.add_class("course-explorer")
+        self.screen.add_class("course-explorer-screen")
         self.refresh()
 
     def static_text(self) -> str:
