@@ -54,3 +54,21 @@ def nats_url() -> str:
     from course_lib.backends import require_service
 
     return require_service("nats")
+
+
+@pytest.fixture(scope="session")
+def run_async():
+    """Run a coroutine to completion on its own event loop, in a worker thread.
+
+    ``asyncio.run`` refuses to start while the calling thread already runs a loop,
+    and Playwright's sync API (the browser tests) keeps one running in the main
+    thread for the whole session. A worker thread has no loop, whatever ran before.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(coroutine):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
+    return run

@@ -57,7 +57,7 @@ async def deliveries_on_nats(url: str, patterns: list[str], subjects: list[str],
     return received
 
 
-def test_random_subjects_and_patterns_match_like_nats_server(nats_url):
+def test_random_subjects_and_patterns_match_like_nats_server(nats_url, run_async):
     rng = random.Random(SEED)
     patterns = sorted({random_pattern(rng) for _ in range(40)})
     subjects = [random_subject(rng) for _ in range(60)]
@@ -65,7 +65,7 @@ def test_random_subjects_and_patterns_match_like_nats_server(nats_url):
     expected = {(p, s) for p, pattern in enumerate(patterns) for s, subject in enumerate(subjects)
                 if nats_subject_matches(pattern, subject)}
     assert len(patterns) * len(subjects) >= 500 and expected
-    received = asyncio.run(deliveries_on_nats(nats_url, patterns, subjects, len(expected)))
+    received = run_async(deliveries_on_nats(nats_url, patterns, subjects, len(expected)))
     missing = sorted((patterns[p], subjects[s]) for p, s in expected - received)
     extra = sorted((patterns[p], subjects[s]) for p, s in received - expected)
     assert not missing and not extra, f"seed {SEED}: missing {missing}, extra {extra}"
@@ -92,8 +92,8 @@ async def no_listener_then_listener(url: str) -> list[bytes]:
     return got
 
 
-def test_a_message_nobody_listens_to_is_gone_on_nats_as_on_the_bus(nats_url):
-    assert asyncio.run(no_listener_then_listener(nats_url)) == [b"while listening"]
+def test_a_message_nobody_listens_to_is_gone_on_nats_as_on_the_bus(nats_url, run_async):
+    assert run_async(no_listener_then_listener(nats_url)) == [b"while listening"]
     bus = NatsBus()
     assert bus.publish("orders.eu", "before anyone listened") == 0
     sub = bus.subscribe("orders.eu")
@@ -124,8 +124,8 @@ async def queue_group_counts(url: str, members: int, messages: int) -> list[int]
     return counts
 
 
-def test_a_queue_group_gives_each_message_to_one_member_on_nats_as_on_the_bus(nats_url):
-    counts = asyncio.run(queue_group_counts(nats_url, members=3, messages=60))
+def test_a_queue_group_gives_each_message_to_one_member_on_nats_as_on_the_bus(nats_url, run_async):
+    counts = run_async(queue_group_counts(nats_url, members=3, messages=60))
     assert sum(counts) == 60
     bus = NatsBus(seed=1)
     subs = [bus.subscribe("work", queue_group="workers") for _ in range(3)]

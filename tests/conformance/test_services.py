@@ -78,9 +78,7 @@ def test_rabbitmq_accepts_a_connection(rabbitmq_url):
         connection.close()
 
 
-def test_nats_round_trips_a_message(nats_url):
-    import asyncio
-
+def test_nats_round_trips_a_message(nats_url, run_async):
     import nats
 
     async def round_trip() -> bytes:
@@ -93,4 +91,4 @@ def test_nats_round_trips_a_message(nats_url):
         finally:
             await nc.close()
 
-    assert asyncio.run(round_trip()) == b"ping"
+    assert run_async(round_trip()) == b"ping"
