@@ -6,10 +6,8 @@ diagram and show that they report it (a checker that cannot fail proves nothing)
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +31,6 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("COURSE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (COURSE_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
-
-
-def slide_assets_missing() -> list[str]:
-    """What scripts/build_slides.py still needs in node_modules/ (empty: ready to build)."""
-    spec = importlib.util.spec_from_file_location("build_slides", ROOT / "scripts" / "build_slides.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module.missing_assets()
 
 
 MERMAID_BLOCK = re.compile(r"^```mermaid\s*$", re.MULTILINE)
