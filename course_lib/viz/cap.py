@@ -8,8 +8,6 @@ always give the same picture (and the same verdicts).
 
 from __future__ import annotations
 
-import ipywidgets as widgets
-
 from course_lib.consistency import (
     INF,
     APRegister,
@@ -20,7 +18,7 @@ from course_lib.consistency import (
     check_linearizable,
     as_check_ops,
 )
-from course_lib.viz.explorer import Explorer
+from course_lib.viz.explorer import ActionExplorer
 
 ACTIONS = {
     "partition": "cut n1 (with client c1) off from n2, n3",
@@ -59,32 +57,16 @@ def replay(system: str, actions: list[str], seed: int = 1) -> RegisterCluster:
     return cluster
 
 
-class CAPExplorer(Explorer):
+class CAPExplorer(ActionExplorer):
     """Partition and heal buttons, writes and reads on either side; CP and AP answer side by side."""
 
     title = "CAP: during a partition, choose C or A"
 
+    ACTIONS = ACTIONS
+
     def __init__(self, actions: list[str] | None = None, seed: int = 1) -> None:
-        self.seed = seed
-        self.actions: list[str] = list(actions or [])
-        buttons = []
-        for action, tip in ACTIONS.items():
-            button = widgets.Button(description=action, tooltip=tip)
-            button.on_click(lambda _b, a=action: self.act(a))
-            buttons.append(button)
-        reset = widgets.Button(description="reset", tooltip="forget every action")
-        reset.on_click(lambda _b: self.reset())
-        super().__init__(buttons + [reset])
-
-    def act(self, action: str) -> None:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; choose from {sorted(ACTIONS)}")
-        self.actions.append(action)
-        self.refresh()
-
-    def reset(self) -> None:
-        self.actions = []
-        self.refresh()
+        self.seed = seed  # before the base class draws the first screen
+        super().__init__(actions)
 
     def static_text(self) -> str:
         if not self.actions:

@@ -8,10 +8,8 @@ writes back with the read's vector clock, as the paper's client does.
 
 from __future__ import annotations
 
-import ipywidgets as widgets
-
 from course_lib.dynamo import DynamoCluster, QuorumFailed, merge_carts
-from course_lib.viz.explorer import Explorer
+from course_lib.viz.explorer import ActionExplorer
 
 KEY = "cart:alice"
 ITEMS = ("book", "pen", "mug", "tea", "lamp", "sock", "map", "cup")
@@ -75,31 +73,12 @@ def replay(actions: list[str]) -> tuple[DynamoCluster, list[str]]:
     return cluster, out
 
 
-class CartExplorer(Explorer):
+class CartExplorer(ActionExplorer):
     """Add to cart through either home node while nodes fail and the network splits."""
 
     title = "Dynamo: add to cart always works"
 
-    def __init__(self, actions: list[str] | None = None) -> None:
-        self.actions: list[str] = list(actions or [])
-        buttons = []
-        for action, tip in ACTIONS.items():
-            button = widgets.Button(description=action, tooltip=tip)
-            button.on_click(lambda _b, a=action: self.act(a))
-            buttons.append(button)
-        reset = widgets.Button(description="reset", tooltip="forget every action")
-        reset.on_click(lambda _b: self.reset())
-        super().__init__(buttons + [reset])
-
-    def act(self, action: str) -> None:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; choose from {sorted(ACTIONS)}")
-        self.actions.append(action)
-        self.refresh()
-
-    def reset(self) -> None:
-        self.actions = []
-        self.refresh()
+    ACTIONS = ACTIONS
 
     def static_text(self) -> str:
         cluster, outcomes = replay(self.actions)

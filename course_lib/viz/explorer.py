@@ -38,3 +38,36 @@ class Explorer(widgets.VBox):
         bundle = super()._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = f"{self.title}\n{self.static_text()}"
         return bundle
+
+
+class ActionExplorer(Explorer):
+    """An explorer driven by named actions, one button each, plus a reset.
+
+    It keeps the list of actions, not the state they produced: :meth:`static_text`
+    replays them from the start. So every screen is reproducible from its actions
+    (a notebook can pass them in to show a given moment), and reset is an empty list.
+    Subclasses set ``ACTIONS`` (action -> tooltip) and implement ``static_text``.
+    """
+
+    ACTIONS: dict[str, str] = {}
+
+    def __init__(self, actions: list[str] | None = None) -> None:
+        self.actions: list[str] = list(actions or [])
+        buttons = []
+        for action, tip in self.ACTIONS.items():
+            button = widgets.Button(description=action, tooltip=tip)
+            button.on_click(lambda _button, a=action: self.act(a))
+            buttons.append(button)
+        reset = widgets.Button(description="reset", tooltip="forget every action")
+        reset.on_click(lambda _button: self.reset())
+        super().__init__(buttons + [reset])
+
+    def act(self, action: str) -> None:
+        if action not in self.ACTIONS:
+            raise ValueError(f"unknown action {action!r}; choose from {sorted(self.ACTIONS)}")
+        self.actions.append(action)
+        self.refresh()
+
+    def reset(self) -> None:
+        self.actions = []
+        self.refresh()
