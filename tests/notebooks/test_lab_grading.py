@@ -104,3 +104,33 @@ def test_a_file_that_is_not_a_notebook_gets_a_clear_message_and_zero(batch):
     assert erin["score"] == 0
     assert "not a Jupyter notebook" in erin["output"]
     assert "not a Jupyter notebook" in rows["erin-not-a-notebook.ipynb"]["status"]
+
+
+@pytest.fixture(scope="module")
+def every_lab(tmp_path_factory):
+    """One grader run over every solution and every generated lab on disk."""
+    folder = tmp_path_factory.mktemp("all-labs")
+    solutions = sorted((ROOT / "solutions").glob("*.ipynb"))
+    for path in solutions:
+        shutil.copy(path, folder / f"solution-{path.name}")
+        shutil.copy(ROOT / "labs" / path.name, folder / f"lab-copy-{path.name}")
+    json_path = folder / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "course_lib.grading", str(folder), "--json", str(json_path),
+         "--timeout", "60", "--test-timeout", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr
+    results = {Path(s["notebook"]).name: s for s in json.loads(json_path.read_text())["submissions"]}
+    return [path.name for path in solutions], results
+
+
+def test_every_solution_scores_full_marks_and_every_generated_lab_zero(every_lab):
+    names, results = every_lab
+    assert len(names) >= 10
+    for name in names:
+        solved, untouched = results[f"solution-{name}"], results[f"lab-copy-{name}"]
+        assert solved["max_score"] > 0, f"{name}: no graded questions found"
+        assert solved["score"] == solved["max_score"], f"{name}: {solved['output']}"
+        assert untouched["score"] == 0, f"{name}: {untouched['output']}"
+        assert untouched["max_score"] == solved["max_score"], name
