@@ -49,12 +49,17 @@ def widget_views(nb) -> list[str]:
             for output in cell.get("outputs", []) if WIDGET_VIEW in output.get("data", {})]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS])
+WITH_WIDGETS = [p for p in NOTEBOOKS if widget_views(nbformat.read(p, as_version=4))]
+
+
+def test_the_module_notebooks_show_explorers():
+    assert len([p for p in WITH_WIDGETS if "modules" in p.parts]) >= 8
+
+
+@pytest.mark.parametrize("path", WITH_WIDGETS, ids=[str(p.relative_to(ROOT)) for p in WITH_WIDGETS])
 def test_every_saved_widget_output_has_its_state(path):
     nb = nbformat.read(path, as_version=4)
     views = widget_views(nb)
-    if not views:
-        pytest.skip("no widget outputs")
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     assert state, (f"{path.name} shows widgets but keeps no widget state: "
                    "re-run it with scripts/execute_notebooks.py")
