@@ -97,7 +97,26 @@ def _event_id(event: Mapping[str, Any]) -> str:
         raise KeyError(f"an event needs an 'eventId' to be deduplicated; got {event!r:.80}") from None
 
 
-class IdempotentConsumer:
+class _DedupConsumer:
+    """What both idempotent consumers share: a Redis, a mark per eventId that expires, counters."""
+
+    def __init__(self, redis: redis_lib.Redis, ttl: int, effect: Callable[..., Any],
+                 crashes: CrashPlan, prefix: str) -> None:
+        if not isinstance(ttl, int) or ttl < 1:
+            raise ValueError(f"ttl is whole seconds (Redis EX), at least 1; got {ttl!r}")
+        self.redis = redis
+        self.ttl = ttl
+        self.effect = effect
+        self.crashes = crashes
+        self.prefix = prefix
+        self.processed = 0
+        self.skipped = 0
+
+    def key(self, event_id: str) -> str:
+        return f"{self.prefix}{event_id}"
+
+
+class IdempotentConsumer(_DedupConsumer):
     """The source text's consumer: ``SET processed:<eventId> 1 NX EX ttl``, then the effect.
 
     ``effect(event)`` is the business logic. ``handle`` returns True if it ran the
@@ -109,19 +128,8 @@ class IdempotentConsumer:
     def __init__(self, redis: redis_lib.Redis, ttl: int = DAY,
                  effect: Callable[[Mapping[str, Any]], Any] = lambda event: None,
                  *, mark_first: bool = True, crashes: CrashPlan = NEVER, prefix: str = DEDUP_PREFIX) -> None:
-        if not isinstance(ttl, int) or ttl < 1:
-            raise ValueError(f"ttl is whole seconds (Redis EX), at least 1; got {ttl!r}")
-        self.redis = redis
-        self.ttl = ttl
-        self.effect = effect
+        super().__init__(redis, ttl, effect, crashes, prefix)
         self.mark_first = mark_first
-        self.crashes = crashes
-        self.prefix = prefix
-        self.processed = 0
-        self.skipped = 0
-
-    def key(self, event_id: str) -> str:
-        return f"{self.prefix}{event_id}"
 
     def handle(self, event: Mapping[str, Any]) -> bool:
         event_id = _event_id(event)
@@ -144,7 +152,7 @@ class IdempotentConsumer:
         return True
 
 
-class AtomicIdempotentConsumer:
+class AtomicIdempotentConsumer(_DedupConsumer):
     """The mark and the effect in one Redis transaction: both happen or neither does.
 
     ``effect(pipe, event)`` queues the effect's Redis commands on a transaction
@@ -159,18 +167,7 @@ class AtomicIdempotentConsumer:
     def __init__(self, redis: redis_lib.Redis, ttl: int = DAY,
                  effect: Callable[[Any, Mapping[str, Any]], Any] = lambda pipe, event: None,
                  *, crashes: CrashPlan = NEVER, prefix: str = DEDUP_PREFIX) -> None:
-        if not isinstance(ttl, int) or ttl < 1:
-            raise ValueError(f"ttl is whole seconds (Redis EX), at least 1; got {ttl!r}")
-        self.redis = redis
-        self.ttl = ttl
-        self.effect = effect
-        self.crashes = crashes
-        self.prefix = prefix
-        self.processed = 0
-        self.skipped = 0
-
-    def key(self, event_id: str) -> str:
-        return f"{self.prefix}{event_id}"
+        super().__init__(redis, ttl, effect, crashes, prefix)
 
     def handle(self, event: Mapping[str, Any]) -> bool:
         event_id = _event_id(event)
