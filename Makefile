@@ -10,7 +10,7 @@ LAB_ARGS ?=
 # Extra arguments for pytest, e.g. PYTEST_ARGS='-m "not browser"'.
 PYTEST_ARGS ?=
 
-.PHONY: lab test grade slides labs execute services services-stop bench venv clean
+.PHONY: lab test lint format grade slides labs execute services services-stop bench venv clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,18 @@ lab: $(STAMP)
 test: $(STAMP)
 	@bash scripts/services start
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Lint and types: ruff (rules and formatting) and mypy, strict on the core modules (pyproject.toml).
+LINT_PATHS := course_lib scripts benchmarks
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+
+# Rewrite the code in the project's format and apply ruff's safe fixes.
+format: $(STAMP)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
 # Grade a folder of submitted notebooks: make grade SUBMISSIONS=submissions/ [HIDDEN=hidden/]
 SUBMISSIONS ?= labs

@@ -46,7 +46,7 @@ def dedup_pipelined(client, ids: list[str], prefix: str) -> float:
     first = 0
     for at in range(0, len(ids), BATCH):
         pipe = client.pipeline(transaction=False)
-        for i in ids[at:at + BATCH]:
+        for i in ids[at : at + BATCH]:
             pipe.set(f"{prefix}{i}", "1", nx=True, ex=86400)
         first += sum(bool(reply) for reply in pipe.execute())
     elapsed = time.perf_counter() - start
@@ -76,7 +76,7 @@ def dedup_bench(checks: int) -> None:
             finally:
                 keys = list(client.scan_iter(match=prefix + "*", count=1000))
                 for at in range(0, len(keys), 1000):
-                    client.delete(*keys[at:at + 1000])
+                    client.delete(*keys[at : at + 1000])
             rates[(name, mode)] = checks / elapsed
             print(f"  {name:10} {mode:9} {checks / elapsed:12,.0f} checks/s")
     for name, _ in targets:
@@ -107,8 +107,10 @@ def routing_bench(bindings: int, keys: int) -> None:
 
     scan_keys = routing_keys[: max(1, keys // 10)]  # the scan is slow: time a tenth of the keys
     start = time.perf_counter()
-    via_scan = [tuple(sorted(f"q{i}" for i, b in enumerate(binding_keys) if topic_matches(b, key)))
-                for key in scan_keys]
+    via_scan = [
+        tuple(sorted(f"q{i}" for i, b in enumerate(binding_keys) if topic_matches(b, key)))
+        for key in scan_keys
+    ]
     scan_time = (time.perf_counter() - start) * len(routing_keys) / len(scan_keys)
     assert via_scan == via_trie[: len(scan_keys)], "the trie and the scan disagree"
     matched = sum(map(len, via_trie)) / len(via_trie)

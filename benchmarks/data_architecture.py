@@ -44,7 +44,7 @@ def bench_ring(lookups: int) -> None:
     hashes = [stable_hash(k) for k in keys]
 
     def linear_owner(h: int) -> str:
-        for point, owner in zip(ring.points, ring.owners):
+        for point, owner in zip(ring.points, ring.owners, strict=False):
             if point > h:
                 return owner
         return ring.owners[0]
@@ -76,8 +76,10 @@ def bench_simulator(ops: int) -> None:
     cluster.run()
     elapsed = time.perf_counter() - start
     events = cluster.network.events_processed
-    print(f"  {'leader-follower sync, 2 followers':<32}: {events:>8,} events in {elapsed:6.3f} s = "
-          f"{events / elapsed:>10,.0f} events/s")
+    print(
+        f"  {'leader-follower sync, 2 followers':<32}: {events:>8,} events in {elapsed:6.3f} s = "
+        f"{events / elapsed:>10,.0f} events/s"
+    )
 
 
 def redraw_ms(change, repeats: int) -> float:

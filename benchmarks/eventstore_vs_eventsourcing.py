@@ -3,7 +3,8 @@
 Workload (the issue's): 200 orders x 50 items. Each command (create the order,
 add one item) is saved in its own transaction, to a SQLite file in WAL mode with
 the same ``synchronous`` setting on both sides (``--synchronous``, NORMAL by
-default; ``eventsourcing`` has no option for it, so we set it on its connections). Then every order is loaded back from the file.
+default; ``eventsourcing`` has no option for it, so we set it on its connections). Then every order is
+loaded back from the file.
 Both sides keep the aggregate object in memory between commands, so the append
 phase measures writing, not loading.
 
@@ -44,8 +45,9 @@ class EsOrder(EsAggregate):
 
     @event("ItemAdded")
     def add_item(self, product_id: str, name: str, quantity: int, unit_price_cents: int) -> None:
-        self.lines.append({"productId": product_id, "name": name, "quantity": quantity,
-                           "unitPriceCents": unit_price_cents})
+        self.lines.append(
+            {"productId": product_id, "name": name, "quantity": quantity, "unitPriceCents": unit_price_cents}
+        )
 
 
 class EsOrders(Application):
@@ -87,10 +89,12 @@ def _eventsourcing_synchronous(setting: str) -> None:
 
     original = SQLiteConnectionPool._create_connection
     if not hasattr(original, "course_original"):
+
         def create(pool):
             connection = original(pool)
             connection._sqlite_conn.execute(f"PRAGMA synchronous={pool.course_synchronous}")
             return connection
+
         create.course_original = original
         SQLiteConnectionPool._create_connection = create
     SQLiteConnectionPool.course_synchronous = setting
@@ -131,15 +135,17 @@ def snapshot_benchmark(folder: str, length: int, every: int) -> dict:
     store = SQLiteEventStore(os.path.join(folder, "long.db"), synchronous="NORMAL")
     repo = Repository(store, InventoryItem, snapshots=EverySnapshot(every))
     item = repo.create("sku-001")
-    for n in range(length):
+    for _ in range(length):
         item.receive(1)
         if len(item.pending) == every:  # one batch per snapshot interval keeps the build quick
             repo.save(item)
     repo.save(item)
     timings = {}
-    for label, kwargs in (("full replay", {"use_snapshots": False}),
-                          ("snapshot + tail", {}),
-                          ("worst tail", {"at_version": length - 1})):
+    for label, kwargs in (
+        ("full replay", {"use_snapshots": False}),
+        ("snapshot + tail", {}),
+        ("worst tail", {"at_version": length - 1}),
+    ):
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
@@ -160,8 +166,9 @@ def best_of(rounds: int, folder: str, orders: int, items: int, synchronous: str,
     peer: dict = {}
     for n in range(rounds):
         for side, run, best in (("course", run_course_lib, ours), ("peer", run_eventsourcing, peer)):
-            result = run(os.path.join(folder, f"{side}-{per_command}-{n}.db"), orders, items, synchronous,
-                         per_command)
+            result = run(
+                os.path.join(folder, f"{side}-{per_command}-{n}.db"), orders, items, synchronous, per_command
+            )
             for key, value in result.items():
                 best[key] = min(best[key], value) if key.endswith("_s") and key in best else value
     return ours, peer
@@ -170,10 +177,14 @@ def best_of(rounds: int, folder: str, orders: int, items: int, synchronous: str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
-    parser.add_argument("--synchronous", default="NORMAL", choices=["FULL", "NORMAL"],
-                        help="SQLite durability on both sides (default NORMAL: in WAL mode it survives a "
-                             "crashed process; FULL also survives a power cut, and timings then measure "
-                             "the disk's fsync more than either library)")
+    parser.add_argument(
+        "--synchronous",
+        default="NORMAL",
+        choices=["FULL", "NORMAL"],
+        help="SQLite durability on both sides (default NORMAL: in WAL mode it survives a "
+        "crashed process; FULL also survives a power cut, and timings then measure "
+        "the disk's fsync more than either library)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per side (best is kept)")
     args = parser.parse_args()
     orders, items = (20, 10) if args.quick else (200, 50)
@@ -183,14 +194,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         ours, peer = best_of(rounds, folder, orders, items, args.synchronous, True)
-        print(f"{orders} orders x {items} items = {events:,} events, one transaction per command, "
-              f"best of {rounds}")
+        print(
+            f"{orders} orders x {items} items = {events:,} events, one transaction per command, "
+            f"best of {rounds}"
+        )
         print(f"  course_lib   : journal_mode={ours['journal_mode']}, synchronous={ours['synchronous']}")
         print(f"  eventsourcing: journal_mode={peer['journal_mode']}, synchronous={peer['synchronous']}")
         print(f"{'':16}{'append ev/s':>14}{'load ev/s':>14}")
         for name, r in (("course_lib", ours), ("eventsourcing", peer)):
             print(f"{name:16}{events / r['append_s']:>14,.0f}{events / r['load_s']:>14,.0f}")
-        print(f"{'ratio':16}{peer['append_s'] / ours['append_s']:>13.2f}x{peer['load_s'] / ours['load_s']:>13.2f}x")
+        print(
+            f"{'ratio':16}{peer['append_s'] / ours['append_s']:>13.2f}x"
+            f"{peer['load_s'] / ours['load_s']:>13.2f}x"
+        )
 
         ours_b, peer_b = best_of(rounds, folder, orders, items, args.synchronous, False)
         print(f"\nfor comparison, one transaction per order ({items} items saved together):")
@@ -201,10 +217,14 @@ def main() -> None:
         timings = snapshot_benchmark(folder, length, every)
         print(f"\nloading a {length:,}-event stream, snapshot every {every:,} events")
         for label, (seconds, replayed, on_hand) in timings.items():
-            print(f"  {label:16} {seconds * 1000:10.2f} ms  ({replayed:,} events replayed, onHand={on_hand:,})")
+            print(
+                f"  {label:16} {seconds * 1000:10.2f} ms  ({replayed:,} events replayed, onHand={on_hand:,})"
+            )
         full = timings["full replay"][0]
-        print(f"  speed-up: {full / timings['snapshot + tail'][0]:.0f}x (latest snapshot), "
-              f"{full / timings['worst tail'][0]:.0f}x (worst case, {every - 1} events after the snapshot)")
+        print(
+            f"  speed-up: {full / timings['snapshot + tail'][0]:.0f}x (latest snapshot), "
+            f"{full / timings['worst tail'][0]:.0f}x (worst case, {every - 1} events after the snapshot)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ def broker(data: list[tuple[bytes, bytes]], bootstrap: str) -> tuple[float, floa
 
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=5000)
-    admin.create_topics({topic: {"num_partitions": PARTITIONS, "replication_factor": 1}}, wait_for_metadata=True)
+    admin.create_topics(
+        {topic: {"num_partitions": PARTITIONS, "replication_factor": 1}}, wait_for_metadata=True
+    )
     producer = KafkaProducer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=5000, linger_ms=5, acks="all")
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=5000, max_poll_records=5000)
     try:
@@ -87,8 +89,10 @@ def broker(data: list[tuple[bytes, bytes]], bootstrap: str) -> tuple[float, floa
 
 def report(name: str, count: int, produce_s: float, consume_s: float) -> float:
     rate = count / (produce_s + consume_s)
-    print(f"{name:<28} produce {count / produce_s:>11,.0f}/s  consume {count / consume_s:>12,.0f}/s  "
-          f"produce+consume {rate:>10,.0f} records/s")
+    print(
+        f"{name:<28} produce {count / produce_s:>11,.0f}/s  consume {count / consume_s:>12,.0f}/s  "
+        f"produce+consume {rate:>10,.0f} records/s"
+    )
     return rate
 
 
@@ -108,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kafka-python + broker: skipped ({reason})")
         return 0
     slow = report(f"kafka-python + {bootstrap}", count, *broker(data, bootstrap))
-    print(f"ratio embedded / broker: {fast / slow:.1f}x  (target >= 10x: {'met' if fast / slow >= 10 else 'NOT met'})")
+    print(
+        f"ratio embedded / broker: {fast / slow:.1f}x  "
+        f"(target >= 10x: {'met' if fast / slow >= 10 else 'NOT met'})"
+    )
     return 0
 
 

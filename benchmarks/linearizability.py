@@ -35,15 +35,21 @@ def run(names: list[str], folder: Path, cache: bool, budget: float) -> list[tupl
         ops = parse_jepsen_log(folder / name)
         started = time.perf_counter()
         verdict = check_linearizable(ops, REGISTER, timeout=budget, cache=cache)
-        rows.append((name, verdict.verdict.replace(" ", "-"), time.perf_counter() - started, verdict.explored))
+        rows.append(
+            (name, verdict.verdict.replace(" ", "-"), time.perf_counter() - started, verdict.explored)
+        )
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"check only {len(QUICK_FILES)} files")
-    parser.add_argument("--peer-budget", type=float, default=None,
-                        help="seconds per file for the uncached search (default 2, 0.5 with --quick)")
+    parser.add_argument(
+        "--peer-budget",
+        type=float,
+        default=None,
+        help="seconds per file for the uncached search (default 2, 0.5 with --quick)",
+    )
     args = parser.parse_args()
     folder = JEPSEN_CORPUS / "jepsen-etcd"
     verdicts_file = folder / "VERDICTS.txt"
@@ -59,13 +65,20 @@ def main() -> int:
     total = time.perf_counter() - started
     wrong = [(n, v) for n, v, _t, _e in cached if v != expected[n]]
     slowest = sorted(cached, key=lambda row: row[2], reverse=True)[:5]
-    print(f"linearizability checker (Wing & Gong + Lowe + Porcupine's cache), {len(names)} Jepsen etcd histories")
-    print(f"  verdicts matching VERDICTS.txt: {len(names) - len(wrong)}/{len(names)}"
-          + (f"   MISMATCHES: {wrong}" if wrong else ""))
+    print(
+        "linearizability checker (Wing & Gong + Lowe + Porcupine's cache), "
+        f"{len(names)} Jepsen etcd histories"
+    )
+    print(
+        f"  verdicts matching VERDICTS.txt: {len(names) - len(wrong)}/{len(names)}"
+        + (f"   MISMATCHES: {wrong}" if wrong else "")
+    )
     met = "met" if total < CORPUS_TARGET_S else "MISSED"
     print(f"  whole corpus: {total:7.2f} s   (target < {CORPUS_TARGET_S:.0f} s: {met})")
-    print(f"  slowest file: {slowest[0][0]} {slowest[0][2]:.2f} s   (target < {FILE_TARGET_S:.0f} s each: "
-          f"{'met' if slowest[0][2] < FILE_TARGET_S else 'MISSED'})")
+    print(
+        f"  slowest file: {slowest[0][0]} {slowest[0][2]:.2f} s   (target < {FILE_TARGET_S:.0f} s each: "
+        f"{'met' if slowest[0][2] < FILE_TARGET_S else 'MISSED'})"
+    )
     print("  five slowest:", ", ".join(f"{n} {t:.2f} s ({e:,} steps)" for n, _v, t, e in slowest))
 
     started = time.perf_counter()
@@ -77,8 +90,10 @@ def main() -> int:
     print(f"peer: the same search without the cache, {peer_budget:g} s budget per file")
     print(f"  whole corpus: {peer_total:7.2f} s; gave up (unknown) on {len(gave_up)}/{len(names)} files")
     print(f"  search steps: cached {steps:,} vs uncached {peer_steps:,} (at least; capped by the budget)")
-    print(f"  ratio: the uncached search took {peer_total / total:.1f}x the time and still gave up on "
-          f"{len(gave_up)} file(s)")
+    print(
+        f"  ratio: the uncached search took {peer_total / total:.1f}x the time and still gave up on "
+        f"{len(gave_up)} file(s)"
+    )
     return 1 if wrong else 0
 
 

@@ -72,7 +72,9 @@ class Order(Aggregate):
         return money(self.total_cents)
 
     def summary(self) -> str:
-        return f"Order {self.id}: {self.status}, {self.item_count} items, total {self.total} (v{self.version})"
+        return (
+            f"Order {self.id}: {self.status}, {self.item_count} items, total {self.total} (v{self.version})"
+        )
 
     # -- commands: check the rules, then record a fact --
 
@@ -83,19 +85,29 @@ class Order(Aggregate):
 
     def add_item(self, product_id: str, name: str, unit_price_cents: int, quantity: int = 1) -> Event:
         self._require("Draft", "add items to")
-        if not isinstance(unit_price_cents, int) or isinstance(unit_price_cents, bool) or unit_price_cents < 0:
-            raise OrderError(f"unit_price_cents must be whole cents >= 0, not {unit_price_cents!r} "
-                             "(use cents('29.99') to convert dollars)")
+        if (
+            not isinstance(unit_price_cents, int)
+            or isinstance(unit_price_cents, bool)
+            or unit_price_cents < 0
+        ):
+            raise OrderError(
+                f"unit_price_cents must be whole cents >= 0, not {unit_price_cents!r} "
+                "(use cents('29.99') to convert dollars)"
+            )
         if quantity < 1:
             raise OrderError(f"quantity must be at least 1, not {quantity}")
-        return self.record("ItemAdded", {"productId": product_id, "name": name, "quantity": quantity,
-                                         "unitPriceCents": unit_price_cents}, version=2)
+        return self.record(
+            "ItemAdded",
+            {"productId": product_id, "name": name, "quantity": quantity, "unitPriceCents": unit_price_cents},
+            version=2,
+        )
 
     def apply_discount(self, amount_cents: int, code: str) -> Event:
         self._require("Draft", "discount")
         if amount_cents <= 0 or amount_cents > self.total_cents:
-            raise OrderError(f"a discount must be between 1 cent and the total {self.total}, "
-                             f"not {money(amount_cents)}")
+            raise OrderError(
+                f"a discount must be between 1 cent and the total {self.total}, not {money(amount_cents)}"
+            )
         return self.record("DiscountApplied", {"amountCents": amount_cents, "code": code})
 
     def confirm(self) -> Event:
@@ -110,7 +122,9 @@ class Order(Aggregate):
 
     def cancel(self, reason: str) -> Event:
         if self.status not in ("Draft", "Confirmed"):
-            raise OrderError(f"order {self.id} is {self.status}: only a Draft or Confirmed order can be cancelled")
+            raise OrderError(
+                f"order {self.id} is {self.status}: only a Draft or Confirmed order can be cancelled"
+            )
         return self.record("OrderCancelled", {"reason": reason})
 
     def _require(self, status: str, action: str) -> None:
@@ -125,8 +139,14 @@ class Order(Aggregate):
             case "OrderCreated":
                 self.status, self.customer_id = "Draft", p["customerId"]
             case "ItemAdded":
-                self.lines.append({"productId": p["productId"], "name": p["name"],
-                                   "quantity": p["quantity"], "unitPriceCents": p["unitPriceCents"]})
+                self.lines.append(
+                    {
+                        "productId": p["productId"],
+                        "name": p["name"],
+                        "quantity": p["quantity"],
+                        "unitPriceCents": p["unitPriceCents"],
+                    }
+                )
             case "DiscountApplied":
                 self.discount_cents += p["amountCents"]
             case "OrderConfirmed":
@@ -139,8 +159,12 @@ class Order(Aggregate):
                 raise ValueError(f"Order cannot apply {event.event_type} (event {event.event_id})")
 
     def snapshot_state(self) -> dict[str, Any]:
-        return {"status": self.status, "customerId": self.customer_id,
-                "lines": [dict(line) for line in self.lines], "discountCents": self.discount_cents}
+        return {
+            "status": self.status,
+            "customerId": self.customer_id,
+            "lines": [dict(line) for line in self.lines],
+            "discountCents": self.discount_cents,
+        }
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.status, self.customer_id = state["status"], state["customerId"]
@@ -186,8 +210,9 @@ class InventoryItem(Aggregate):
 
     def reserve(self, quantity: int, order_id: str) -> Event:
         if quantity > self.on_hand - self.reserved:
-            raise OrderError(f"only {self.on_hand - self.reserved} units of {self.id} are free, "
-                             f"cannot reserve {quantity}")
+            raise OrderError(
+                f"only {self.on_hand - self.reserved} units of {self.id} are free, cannot reserve {quantity}"
+            )
         return self.record("StockReserved", {"quantity": quantity, "orderId": order_id})
 
     def apply(self, event: Event) -> None:

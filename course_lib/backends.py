@@ -42,9 +42,7 @@ class Service:
 SERVICES: dict[str, Service] = {
     "redis": Service("redis", "REDIS_URL", "redis://127.0.0.1:6379/0", 6379),
     "kafka": Service("kafka", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", 9092),
-    "rabbitmq": Service(
-        "rabbitmq", "RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F", 5672
-    ),
+    "rabbitmq": Service("rabbitmq", "RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F", 5672),
     "nats": Service("nats", "NATS_URL", "nats://127.0.0.1:4222", 4222),
 }
 

@@ -50,6 +50,7 @@ NIL = None  # the register's initial value: "no value"
 
 # -- the operations a checker sees ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckOp:
     """One operation as the checker sees it.
@@ -97,20 +98,36 @@ def from_operations(operations: Iterable[Operation]) -> list[CheckOp]:
         if op.kind == "read":
             if outcome != "ok":
                 continue
-            ops.append(CheckOp(op.index, op.process, "read", op.key, None, _freeze(op.value),
-                               op.invoke_time, op.complete_time))
+            ops.append(
+                CheckOp(
+                    op.index,
+                    op.process,
+                    "read",
+                    op.key,
+                    None,
+                    _freeze(op.value),
+                    op.invoke_time,
+                    op.complete_time,
+                )
+            )
         elif op.kind == "write":
             if outcome == "fail":
                 continue
             ret = op.complete_time if outcome == "ok" else INF
-            ops.append(CheckOp(op.index, op.process, "write", op.key, _freeze(op.value), None, op.invoke_time, ret))
+            ops.append(
+                CheckOp(op.index, op.process, "write", op.key, _freeze(op.value), None, op.invoke_time, ret)
+            )
         elif op.kind == "cas":
             expected, new = op.value
             output = {"ok": True, "fail": False}.get(outcome)
             ret = INF if output is None else op.complete_time
-            ops.append(CheckOp(op.index, op.process, "cas", op.key, (expected, new), output, op.invoke_time, ret))
+            ops.append(
+                CheckOp(op.index, op.process, "cas", op.key, (expected, new), output, op.invoke_time, ret)
+            )
         else:
-            raise ValueError(f"operation #{op.index} has kind {op.kind!r}; the checker knows read, write and cas")
+            raise ValueError(
+                f"operation #{op.index} has kind {op.kind!r}; the checker knows read, write and cas"
+            )
     return ops
 
 
@@ -173,16 +190,30 @@ def parse_jepsen_log(source: str | Path) -> list[CheckOp]:
         elif f == "write":
             if kind == "fail":
                 continue
-            ops.append(CheckOp(call_line, process, "write", "", invoked, None, call_line,
-                               ret if kind == "ok" else INF))
+            ops.append(
+                CheckOp(
+                    call_line, process, "write", "", invoked, None, call_line, ret if kind == "ok" else INF
+                )
+            )
         else:
             output = {"ok": True, "fail": False}.get(kind)
-            ops.append(CheckOp(call_line, process, "cas", "", tuple(invoked), output, call_line,
-                               INF if output is None else ret))
+            ops.append(
+                CheckOp(
+                    call_line,
+                    process,
+                    "cas",
+                    "",
+                    tuple(invoked),
+                    output,
+                    call_line,
+                    INF if output is None else ret,
+                )
+            )
     return ops
 
 
 # -- models ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Model:
@@ -207,7 +238,7 @@ def register_step(state: Any, op: CheckOp) -> tuple[bool, Any]:
     expected, new = op.value
     if state == expected:
         return op.output is not False, new  # it swapped: a cas reported failed could not have
-    return op.output is not True, state     # it could not swap: a cas reported ok is impossible
+    return op.output is not True, state  # it could not swap: a cas reported ok is impossible
 
 
 REGISTER = Model("register", NIL, register_step)
@@ -218,6 +249,7 @@ KEY_VALUE = Model("key-value", NIL, register_step)
 
 # -- the checker ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class KeyResult:
     """The verdict for one key."""
@@ -225,9 +257,9 @@ class KeyResult:
     key: str
     verdict: str
     operations: int
-    order: list[CheckOp] = field(default_factory=list)   # a linearization, or the longest prefix found
-    stuck: CheckOp | None = None                         # the operation no order could place
-    state: Any = None                                    # the state after ``order``
+    order: list[CheckOp] = field(default_factory=list)  # a linearization, or the longest prefix found
+    stuck: CheckOp | None = None  # the operation no order could place
+    state: Any = None  # the state after ``order``
     explored: int = 0
 
 
@@ -248,8 +280,12 @@ class Verdict:
         return f"{self.verdict}: {self.explanation}"
 
 
-def check_linearizable(history: History | Iterable[Operation] | Iterable[CheckOp], model: Model = KEY_VALUE,
-                       timeout: float = 10.0, cache: bool = True) -> Verdict:
+def check_linearizable(
+    history: History | Iterable[Operation] | Iterable[CheckOp],
+    model: Model = KEY_VALUE,
+    timeout: float = 10.0,
+    cache: bool = True,
+) -> Verdict:
     """Is ``history`` linearizable with respect to ``model``?
 
     Each key is checked separately; the history is linearizable only if every
@@ -271,8 +307,12 @@ def check_linearizable(history: History | Iterable[Operation] | Iterable[CheckOp
         return Verdict("not linearizable", results, _explain(bad[0], model), explored)
     if any(r.verdict == "unknown" for r in results.values()):
         return Verdict("unknown", results, f"the search ran out of its {timeout} s budget", explored)
-    return Verdict("linearizable", results,
-                   f"every operation fits one order ({len(ops)} operations, {len(results)} key(s))", explored)
+    return Verdict(
+        "linearizable",
+        results,
+        f"every operation fits one order ({len(ops)} operations, {len(results)} key(s))",
+        explored,
+    )
 
 
 def as_check_ops(history: Any) -> list[CheckOp]:
@@ -292,23 +332,33 @@ def _explain(result: KeyResult, model: Model) -> str:
     placed = ", ".join(f"#{o.index}" for o in shown) or "nothing"
     if len(result.order) > len(shown):
         placed = "..., " + placed
-    prefix = (f"the longest linearizable prefix found places {len(result.order)} of {result.operations} "
-              f"operations ({placed}) and leaves the register at {result.state!r}")
+    prefix = (
+        f"the longest linearizable prefix found places {len(result.order)} of {result.operations} "
+        f"operations ({placed}) and leaves the register at {result.state!r}"
+    )
     key = f"key {result.key!r}: " if result.key != "" else ""
     if op is None:
         return key + prefix
     if op.kind == "read":
-        need = f"no operation that could still take effect before it completed makes the register hold {op.output!r}"
+        need = (
+            "no operation that could still take effect before it completed makes the register hold "
+            f"{op.output!r}"
+        )
     elif op.kind == "cas":
-        need = (f"no operation that could still take effect before it completed makes the value "
-                f"{'equal to' if op.output else 'different from'} {op.value[0]!r}")
+        need = (
+            f"no operation that could still take effect before it completed makes the value "
+            f"{'equal to' if op.output else 'different from'} {op.value[0]!r}"
+        )
     else:
         need = "it could not take effect before it completed"
-    return (f"{key}{op.describe()} cannot be placed: {prefix}; from there {need}, "
-            f"and no other order gets further")
+    return (
+        f"{key}{op.describe()} cannot be placed: {prefix}; from there {need}, and no other order gets further"
+    )
 
 
-def _check_key(key: str, ops: list[CheckOp], model: Model, deadline: float, use_cache: bool = True) -> KeyResult:
+def _check_key(
+    key: str, ops: list[CheckOp], model: Model, deadline: float, use_cache: bool = True
+) -> KeyResult:
     """Wing & Gong / Lowe search with Porcupine's (bitset, state) cache over one key's operations.
 
     The history is a doubly linked list of call and return entries in time
@@ -365,8 +415,9 @@ def _check_key(key: str, ops: list[CheckOp], model: Model, deadline: float, use_
                 best = (len(stack), [i for i, _ in stack], state, entry - n)
             if not stack:
                 count, placed, at_state, stuck = best
-                return KeyResult(key, "not linearizable", n, [ops[i] for i in placed], ops[stuck], at_state,
-                                 explored)
+                return KeyResult(
+                    key, "not linearizable", n, [ops[i] for i in placed], ops[stuck], at_state, explored
+                )
             top, state = stack.pop()
             linearized &= ~(1 << top)
             ret = top + n  # unlift: put the return back, then the call
@@ -412,8 +463,11 @@ class RegisterClient(Node):
             op = c.history.invoke(self.name, "read", key, None, self.net.now)
         op.node = self.home
         self.current = op
-        self.send(self.home, {"type": "request", "op": op.index, "kind": op.kind, "key": key, "value": op.value},
-                  op=op.index)
+        self.send(
+            self.home,
+            {"type": "request", "op": op.index, "kind": op.kind, "key": key, "value": op.value},
+            op=op.index,
+        )
         self.set_timer(self.timeout, lambda index=op.index: self.finish(index, "info", note="timed out"))
 
     def finish(self, index: int, outcome: str, value: Any = None, note: str = "") -> None:
@@ -445,17 +499,30 @@ class RegisterCluster:
     system = "register"
     replica_class: type[Node] = Node
 
-    def __init__(self, replicas: int = 3, clients: int = 3, seed: int = 0, latency: Latency | None = None,
-                 timeout: float = 60.0, think: float = 5.0, write_share: float = 0.5,
-                 keys: tuple[str, ...] = ("x",), duration: float = 300.0) -> None:
+    def __init__(
+        self,
+        replicas: int = 3,
+        clients: int = 3,
+        seed: int = 0,
+        latency: Latency | None = None,
+        timeout: float = 60.0,
+        think: float = 5.0,
+        write_share: float = 0.5,
+        keys: tuple[str, ...] = ("x",),
+        duration: float = 300.0,
+    ) -> None:
         if replicas < 1 or clients < 1:
-            raise ValueError(f"a register needs at least 1 replica and 1 client, got {replicas} and {clients}")
+            raise ValueError(
+                f"a register needs at least 1 replica and 1 client, got {replicas} and {clients}"
+            )
         self.network = Network(seed, latency or Latency(1.0, 1.0))
         self.replica_names = [f"n{i}" for i in range(1, replicas + 1)]
         for name in self.replica_names:
             self.network.add(self.replica_class(name, self))
-        self.clients = [RegisterClient(f"c{i}", self.replica_names[(i - 1) % replicas], self, timeout)
-                        for i in range(1, clients + 1)]
+        self.clients = [
+            RegisterClient(f"c{i}", self.replica_names[(i - 1) % replicas], self, timeout)
+            for i in range(1, clients + 1)
+        ]
         for client in self.clients:
             self.network.add(client)
         self.think, self.write_share, self.keys, self.duration = think, write_share, keys, duration
@@ -480,13 +547,17 @@ class RegisterCluster:
             op = self.history.invoke(client, kind, key, value, self.network.now)
             op.node = c.home
             c.current = op
-            c.send(c.home, {"type": "request", "op": op.index, "kind": kind, "key": key, "value": value},
-                   op=op.index)
+            c.send(
+                c.home,
+                {"type": "request", "op": op.index, "kind": kind, "key": key, "value": value},
+                op=op.index,
+            )
             c.set_timer(c.timeout, lambda: c.finish(op.index, "info", note="timed out"))
+
         self.network.at(self.network.now if at is None else at, go)
 
     def workload(self, nemesis: Nemesis | None = None) -> History:
-        """Run every client in a closed loop until ``duration`` ms, faults from ``nemesis``; return the history."""
+        """Run every client in a closed loop until ``duration`` ms under ``nemesis``; return the history."""
         if nemesis is not None:
             nemesis.apply(self.network)
         for client in self.clients:
@@ -563,8 +634,11 @@ class QuorumReplica(Node):
         req = self.pending.get(op)
         if req is not None and req.phase == "get":
             del self.pending[op]
-            self.send(req.client, {"type": "unavailable", "op": op,
-                                   "why": f"no majority ({self.cluster.majority}) answered"}, op=op)
+            self.send(
+                req.client,
+                {"type": "unavailable", "op": op, "why": f"no majority ({self.cluster.majority}) answered"},
+                op=op,
+            )
 
     def on_got(self, src: str, p: dict) -> None:
         req = self.pending.get(p["req"])
@@ -578,8 +652,11 @@ class QuorumReplica(Node):
             stamp, value = (stamp[0] + 1, self.name), req.value
         req.phase, req.result = "put", value
         for replica in self.cluster.replica_names:
-            self.send(replica, {"type": "put", "req": req.op, "key": req.key, "stamp": stamp, "value": value},
-                      op=req.op)
+            self.send(
+                replica,
+                {"type": "put", "req": req.op, "key": req.key, "stamp": stamp, "value": value},
+                op=req.op,
+            )
 
     def on_put_ok(self, src: str, p: dict) -> None:
         req = self.pending.get(p["req"])
@@ -650,8 +727,11 @@ class LocalReplica(Node):
         p = msg.payload
         if p["type"] == "request":
             if p["kind"] == "read":
-                self.send(msg.src, {"type": "ok", "op": p["op"], "value": self.disk.get(p["key"], (None, None))[1]},
-                          op=p["op"])
+                self.send(
+                    msg.src,
+                    {"type": "ok", "op": p["op"], "value": self.disk.get(p["key"], (None, None))[1]},
+                    op=p["op"],
+                )
                 return
             stamp = (round(self.net.now, 3), self.name)
             self.keep(p["key"], stamp, p["value"])
@@ -677,7 +757,9 @@ class LocalReplica(Node):
     def ship(self, key: str, stamp: Stamp, value: Any, op: int) -> None:
         for other in self.cluster.replica_names:
             if other != self.name:
-                self.send(other, {"type": "replicate", "key": key, "stamp": stamp, "value": value, "op": op}, op=op)
+                self.send(
+                    other, {"type": "replicate", "key": key, "stamp": stamp, "value": value, "op": op}, op=op
+                )
 
     def ack(self, op: int) -> None:
         waiting = self.waiting.pop(op, None)
@@ -698,8 +780,15 @@ class APRegister(RegisterCluster):
     system = "AP (every replica answers)"
     replica_class = LocalReplica
 
-    def __init__(self, *args: Any, lag: float = 0.0, sync_every: float = 25.0, sync_writes: bool = False,
-                 sync_wait: float = 20.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        lag: float = 0.0,
+        sync_every: float = 25.0,
+        sync_writes: bool = False,
+        sync_wait: float = 20.0,
+        **kwargs: Any,
+    ) -> None:
         self.lag, self.sync_every, self.sync_writes, self.sync_wait = lag, sync_every, sync_writes, sync_wait
         super().__init__(*args, **kwargs)
         for name in self.replica_names:
@@ -733,7 +822,7 @@ class ExperimentResult:
     seed: int
     partitioned: bool
     operations: int
-    availability: float                 # % of requests answered ok, over the whole run
+    availability: float  # % of requests answered ok, over the whole run
     availability_by_side: dict[str, float]  # during the partition: % ok on each side
     latency_ms: dict[str, float | None]  # p50 / p95 / p99 of ok operations
     stale_reads: int
@@ -743,14 +832,24 @@ class ExperimentResult:
     def row(self) -> str:
         sides = "  ".join(f"{side}: {pct:5.1f}%" for side, pct in self.availability_by_side.items())
         lat = self.latency_ms
-        return (f"{self.system:<5} seed={self.seed:<3} ops={self.operations:<4} available={self.availability:5.1f}%  "
-                f"{sides}  p50={lat['p50']} p99={lat['p99']} ms  stale reads={self.stale_reads:<3} "
-                f"-> {self.verdict.verdict}")
+        return (
+            f"{self.system:<5} seed={self.seed:<3} ops={self.operations:<4} "
+            f"available={self.availability:5.1f}%  "
+            f"{sides}  p50={lat['p50']} p99={lat['p99']} ms  stale reads={self.stale_reads:<3} "
+            f"-> {self.verdict.verdict}"
+        )
 
 
-def run_experiment(system: str, seed: int = 0, partition: bool = True, duration: float = 300.0,
-                   start: float | None = None, end: float | None = None, check_timeout: float = 10.0,
-                   **kwargs: Any) -> ExperimentResult:
+def run_experiment(
+    system: str,
+    seed: int = 0,
+    partition: bool = True,
+    duration: float = 300.0,
+    start: float | None = None,
+    end: float | None = None,
+    check_timeout: float = 10.0,
+    **kwargs: Any,
+) -> ExperimentResult:
     """Run a register under a closed-loop workload, optionally cutting ``n1`` (and its client) off.
 
     The partition isolates replica ``n1`` and client ``c1`` (the minority) from
@@ -770,20 +869,33 @@ def run_experiment(system: str, seed: int = 0, partition: bool = True, duration:
     if partition:
         # requests made while the network was cut; one that succeeded only after the heal was
         # served by a healed network, so it does not count for either side
-        during = [op for op in ops if start <= op.invoke_time < end
-                  and not (op.outcome == "ok" and op.complete_time > end)]
+        during = [
+            op
+            for op in ops
+            if start <= op.invoke_time < end and not (op.outcome == "ok" and op.complete_time > end)
+        ]
         for side, members in (("minority", set(minority)), ("majority", None)):
-            mine = [op for op in during if (op.process in members) == (side == "minority")] if members else \
-                [op for op in during if op.process not in minority]
-            by_side[side] = round(100 * sum(op.outcome == "ok" for op in mine) / len(mine), 1) if mine else 100.0
+            mine = (
+                [op for op in during if (op.process in members) == (side == "minority")]
+                if members
+                else [op for op in during if op.process not in minority]
+            )
+            by_side[side] = (
+                round(100 * sum(op.outcome == "ok" for op in mine) / len(mine), 1) if mine else 100.0
+            )
     latencies = [op.latency for op in ok]
     return ExperimentResult(
-        system=system, seed=seed, partitioned=partition, operations=len(ops),
+        system=system,
+        seed=seed,
+        partitioned=partition,
+        operations=len(ops),
         availability=round(100 * len(ok) / len(ops), 1) if ops else 100.0,
         availability_by_side=by_side,
         latency_ms={f"p{p}": percentile(latencies, p) for p in (50, 95, 99)},
         stale_reads=len(history.stale_reads()),
-        verdict=check_linearizable(history, timeout=check_timeout), history=history)
+        verdict=check_linearizable(history, timeout=check_timeout),
+        history=history,
+    )
 
 
 PACELC_CLASSES = {
@@ -809,13 +921,18 @@ class PacelcRow:
     partition_verdict: str
 
     def __str__(self) -> str:
-        return (f"{self.label:<6} {self.system:<6} ({self.like}) | no partition: write p50={self.write_p50} ms, "
-                f"read p50={self.read_p50} ms, stale reads {self.stale_reads}/{self.reads}, {self.healthy_verdict} "
-                f"| partition: minority side {self.minority_availability:.0f}% available, {self.partition_verdict}")
+        return (
+            f"{self.label:<6} {self.system:<6} ({self.like}) | no partition: write p50={self.write_p50} ms, "
+            f"read p50={self.read_p50} ms, stale reads {self.stale_reads}/{self.reads}, "
+            f"{self.healthy_verdict} "
+            f"| partition: minority side {self.minority_availability:.0f}% available, "
+            f"{self.partition_verdict}"
+        )
 
 
-def pacelc_measure(system: str, seed: int = 0, duration: float = 300.0, lag: float = 3.0,
-                   **kwargs: Any) -> PacelcRow:
+def pacelc_measure(
+    system: str, seed: int = 0, duration: float = 300.0, lag: float = 3.0, **kwargs: Any
+) -> PacelcRow:
     """Measure one configuration's PACELC class: latency and stale reads when healthy, availability when cut.
 
     ``lag`` is the AP replicas' replication lag in ms (how long a write waits before it is
@@ -827,15 +944,23 @@ def pacelc_measure(system: str, seed: int = 0, duration: float = 300.0, lag: flo
     cut = run_experiment(system, seed=seed, partition=True, duration=duration, **kwargs)
     reads = healthy.history.ok("read")
     label, like = PACELC_CLASSES[system]
-    return PacelcRow(system, label, like,
-                     percentile([op.latency for op in healthy.history.ok("write")], 50),
-                     percentile([op.latency for op in reads], 50),
-                     healthy.stale_reads, len(reads), healthy.verdict.verdict,
-                     cut.availability_by_side["minority"], cut.verdict.verdict)
+    return PacelcRow(
+        system,
+        label,
+        like,
+        percentile([op.latency for op in healthy.history.ok("write")], 50),
+        percentile([op.latency for op in reads], 50),
+        healthy.stale_reads,
+        len(reads),
+        healthy.verdict.verdict,
+        cut.availability_by_side["minority"],
+        cut.verdict.verdict,
+    )
 
 
-def check_corpus(folder: Path | None = None, names: Iterable[str] | None = None,
-                 timeout: float = 10.0) -> list[tuple[str, str, str, float]]:
+def check_corpus(
+    folder: Path | None = None, names: Iterable[str] | None = None, timeout: float = 10.0
+) -> list[tuple[str, str, str, float]]:
     """Check Jepsen's etcd histories against their known verdicts: ``(file, expected, got, seconds)`` rows.
 
     ``folder`` defaults to ``JEPSEN_CORPUS / "jepsen-etcd"``; raises FileNotFoundError (naming the
@@ -844,7 +969,9 @@ def check_corpus(folder: Path | None = None, names: Iterable[str] | None = None,
     folder = folder or JEPSEN_CORPUS / "jepsen-etcd"
     verdicts_file = folder / "VERDICTS.txt"
     if not verdicts_file.is_file():
-        raise FileNotFoundError(f"no VERDICTS.txt in {folder}: the Jepsen corpus lives in ../shared beside the project")
+        raise FileNotFoundError(
+            f"no VERDICTS.txt in {folder}: the Jepsen corpus lives in ../shared beside the project"
+        )
     expected = dict(line.split() for line in verdicts_file.read_text().splitlines() if line.strip())
     rows = []
     for name in sorted(expected) if names is None else names:

@@ -26,8 +26,9 @@ makes idempotent consumers necessary.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class ServiceUnavailable(RuntimeError):
@@ -148,9 +149,7 @@ class Broker:
         lines = [f"{'subscriber':<14}{'topic':<16}{'state':<7}{'position':>9}{'lag':>5}"]
         for sub in sorted(self.subscriptions.values(), key=lambda s: s.name):
             state = "up" if sub.up else "DOWN"
-            lines.append(
-                f"{sub.name:<14}{sub.topic:<16}{state:<7}{sub.position:>9}{self.lag(sub.name):>5}"
-            )
+            lines.append(f"{sub.name:<14}{sub.topic:<16}{state:<7}{sub.position:>9}{self.lag(sub.name):>5}")
         return "\n".join(lines)
 
     def _subscription(self, name: str) -> Subscription:

@@ -41,14 +41,30 @@ import redis
 
 from course_lib.backends import redis_client
 from course_lib.events import uuid_ids
-from course_lib.eventstore import (Aggregate, AppendResult, ConcurrencyError, EventStore, Repository,
-                                   StoredEvent)
+from course_lib.eventstore import (
+    Aggregate,
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    Repository,
+    StoredEvent,
+)
 
-__all__ = ["Command", "CommandBus", "UnknownCommand", "Projection", "ProjectionEngine", "SqlListView",
-           "SearchIndex", "RedisDashboard", "tokens"]
+__all__ = [
+    "Command",
+    "CommandBus",
+    "UnknownCommand",
+    "Projection",
+    "ProjectionEngine",
+    "SqlListView",
+    "SearchIndex",
+    "RedisDashboard",
+    "tokens",
+]
 
 
 # --- The write side --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Command:
@@ -97,8 +113,11 @@ class CommandBus:
             known = ", ".join(sorted(self._handlers)) or "none"
             raise UnknownCommand(f"no handler for command {command.type!r}; registered: {known}") from None
         for attempt in range(self.retries + 1):
-            aggregate = (self.repository.create(command.aggregate_id) if creates
-                         else self.repository.load(command.aggregate_id))
+            aggregate = (
+                self.repository.create(command.aggregate_id)
+                if creates
+                else self.repository.load(command.aggregate_id)
+            )
             # The command is the cause of its events and, here, starts their conversation.
             aggregate.cause = (command.command_id, command.command_id)
             handler(aggregate, command)
@@ -111,6 +130,7 @@ class CommandBus:
 
 
 # --- Projections -----------------------------------------------------------------------------
+
 
 class Projection:
     """A read model fed by events. Subclasses store state and a checkpoint, atomically together."""
@@ -240,23 +260,26 @@ class SqlListView(Projection):
 
     def checkpoint(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT position FROM checkpoints WHERE projection = ?",
-                                   (self.name,)).fetchone()
+            row = self._db.execute(
+                "SELECT position FROM checkpoints WHERE projection = ?", (self.name,)
+            ).fetchone()
         return row[0] if row else 0
 
     def process(self, events: list[StoredEvent]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute("SELECT position FROM checkpoints WHERE projection = ?",
-                                       (self.name,)).fetchone()
+                row = self._db.execute(
+                    "SELECT position FROM checkpoints WHERE projection = ?", (self.name,)
+                ).fetchone()
                 done = row[0] if row else 0  # re-read inside the transaction: nothing twice
                 fresh = [e for e in events if e.position > done]
                 for stored in fresh:
                     self.apply(self._db, stored)
                 if fresh:
-                    self._db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)",
-                                     (self.name, fresh[-1].position))
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (self.name, fresh[-1].position)
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -268,19 +291,28 @@ class SqlListView(Projection):
         p, order_id, when = event.payload, event.aggregate_id, event.timestamp.isoformat()
         match event.event_type:
             case "OrderCreated":
-                db.execute("INSERT INTO orders (order_id, customer_id, status, updated_at) "
-                           "VALUES (?, ?, 'Draft', ?)", (order_id, p["customerId"], when))
+                db.execute(
+                    "INSERT INTO orders (order_id, customer_id, status, updated_at) "
+                    "VALUES (?, ?, 'Draft', ?)",
+                    (order_id, p["customerId"], when),
+                )
             case "ItemAdded":
-                db.execute("UPDATE orders SET item_count = item_count + ?, total_cents = total_cents + ?, "
-                           "updated_at = ? WHERE order_id = ?",
-                           (p["quantity"], p["quantity"] * p["unitPriceCents"], when, order_id))
+                db.execute(
+                    "UPDATE orders SET item_count = item_count + ?, total_cents = total_cents + ?, "
+                    "updated_at = ? WHERE order_id = ?",
+                    (p["quantity"], p["quantity"] * p["unitPriceCents"], when, order_id),
+                )
             case "DiscountApplied":
-                db.execute("UPDATE orders SET total_cents = total_cents - ?, updated_at = ? WHERE order_id = ?",
-                           (p["amountCents"], when, order_id))
+                db.execute(
+                    "UPDATE orders SET total_cents = total_cents - ?, updated_at = ? WHERE order_id = ?",
+                    (p["amountCents"], when, order_id),
+                )
             case "OrderConfirmed" | "OrderShipped" | "OrderCancelled":
                 status = event.event_type.removeprefix("Order")
-                db.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?",
-                           (status, when, order_id))
+                db.execute(
+                    "UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?",
+                    (status, when, order_id),
+                )
 
     def orders(self, status: str | None = None, customer_id: str | None = None) -> list[dict[str, Any]]:
         """Orders, optionally filtered by status and customer, newest change last."""
@@ -297,7 +329,7 @@ class SqlListView(Projection):
         with self._lock:
             rows = self._db.execute(query + " ORDER BY order_id", args).fetchall()
         keys = ("order_id", "customer_id", "status", "item_count", "total_cents")
-        return [dict(zip(keys, row)) for row in rows]
+        return [dict(zip(keys, row, strict=False)) for row in rows]
 
     def explain(self, query: str, args: tuple = ()) -> list[str]:
         """How SQLite would run ``query`` (EXPLAIN QUERY PLAN): does it use an index?"""
@@ -306,7 +338,9 @@ class SqlListView(Projection):
 
     def count_by_status(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status"))
+            return dict(
+                self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status")
+            )
 
     def reset(self) -> None:
         with self._lock:
@@ -402,8 +436,12 @@ class SearchIndex(Projection):
 
 # --- Read model C: a Redis dashboard ---------------------------------------------------------
 
-_STATUS = {"OrderCreated": "Draft", "OrderConfirmed": "Confirmed", "OrderShipped": "Shipped",
-           "OrderCancelled": "Cancelled"}
+_STATUS = {
+    "OrderCreated": "Draft",
+    "OrderConfirmed": "Confirmed",
+    "OrderShipped": "Shipped",
+    "OrderCancelled": "Cancelled",
+}
 
 
 class RedisDashboard(Projection):
@@ -444,8 +482,10 @@ class RedisDashboard(Projection):
                         order_id = stored.event.aggregate_id
                         if order_id not in orders:
                             revenue = pipe.hget(self.key("order_revenue"), order_id)
-                            orders[order_id] = {"status": pipe.hget(self.key("order_status"), order_id),
-                                                "revenue": int(revenue or 0)}
+                            orders[order_id] = {
+                                "status": pipe.hget(self.key("order_status"), order_id),
+                                "revenue": int(revenue or 0),
+                            }
                     pipe.multi()
                     for stored in fresh:
                         self.apply(pipe, stored, orders[stored.event.aggregate_id])
@@ -478,15 +518,24 @@ class RedisDashboard(Projection):
             order["revenue"] = 0
 
     def metrics(self) -> dict[str, Any]:
-        by_status = {k: int(v) for k, v in sorted(self.redis.hgetall(self.key("orders_by_status")).items())
-                     if int(v)}
-        return {"orders_by_status": by_status,
-                "items_added": int(self.redis.get(self.key("items_added")) or 0),
-                "revenue_cents": int(self.redis.get(self.key("revenue_cents")) or 0)}
+        by_status = {
+            k: int(v) for k, v in sorted(self.redis.hgetall(self.key("orders_by_status")).items()) if int(v)
+        }
+        return {
+            "orders_by_status": by_status,
+            "items_added": int(self.redis.get(self.key("items_added")) or 0),
+            "revenue_cents": int(self.redis.get(self.key("revenue_cents")) or 0),
+        }
 
     def reset(self) -> None:
-        names = ("checkpoint", "order_status", "order_revenue", "orders_by_status", "items_added",
-                 "revenue_cents")
+        names = (
+            "checkpoint",
+            "order_status",
+            "order_revenue",
+            "orders_by_status",
+            "items_added",
+            "revenue_cents",
+        )
         self.redis.delete(*(self.key(name) for name in names))
 
     def dump(self) -> dict[str, Any]:

@@ -43,9 +43,23 @@ import redis as redis_lib
 from course_lib.exchanges import DirectExchange, JetStream, Message, NatsBus, Queue
 
 __all__ = [
-    "Crash", "CrashPlan", "IdempotentConsumer", "AtomicIdempotentConsumer", "ExactlyOnceChecker",
-    "Verdict", "Delivery", "redeliver", "redeliver_jetstream", "stable_partition", "partition_events",
-    "interleave", "out_of_order", "produce_with_retries", "ProduceResult", "DEDUP_PREFIX", "measure_brokers",
+    "Crash",
+    "CrashPlan",
+    "IdempotentConsumer",
+    "AtomicIdempotentConsumer",
+    "ExactlyOnceChecker",
+    "Verdict",
+    "Delivery",
+    "redeliver",
+    "redeliver_jetstream",
+    "stable_partition",
+    "partition_events",
+    "interleave",
+    "out_of_order",
+    "produce_with_retries",
+    "ProduceResult",
+    "DEDUP_PREFIX",
+    "measure_brokers",
 ]
 
 DEDUP_PREFIX = "processed:"
@@ -71,7 +85,9 @@ class CrashPlan:
 
     def __init__(self, at: Iterable[tuple[str, str]] = (), rate: float = 0.0, seed: int = 0) -> None:
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1): a consumer that always crashes never finishes; got {rate}")
+            raise ValueError(
+                f"rate must be in [0, 1): a consumer that always crashes never finishes; got {rate}"
+            )
         self.at = set(at)
         self.rate = rate
         self.seed = seed
@@ -100,8 +116,9 @@ def _event_id(event: Mapping[str, Any]) -> str:
 class _DedupConsumer:
     """What both idempotent consumers share: a Redis, a mark per eventId that expires, counters."""
 
-    def __init__(self, redis: redis_lib.Redis, ttl: int, effect: Callable[..., Any],
-                 crashes: CrashPlan, prefix: str) -> None:
+    def __init__(
+        self, redis: redis_lib.Redis, ttl: int, effect: Callable[..., Any], crashes: CrashPlan, prefix: str
+    ) -> None:
         if not isinstance(ttl, int) or ttl < 1:
             raise ValueError(f"ttl is whole seconds (Redis EX), at least 1; got {ttl!r}")
         self.redis = redis
@@ -125,9 +142,16 @@ class IdempotentConsumer(_DedupConsumer):
     :class:`CrashPlan` points ``"after-mark"`` and ``"after-effect"``.
     """
 
-    def __init__(self, redis: redis_lib.Redis, ttl: int = DAY,
-                 effect: Callable[[Mapping[str, Any]], Any] = lambda event: None,
-                 *, mark_first: bool = True, crashes: CrashPlan = NEVER, prefix: str = DEDUP_PREFIX) -> None:
+    def __init__(
+        self,
+        redis: redis_lib.Redis,
+        ttl: int = DAY,
+        effect: Callable[[Mapping[str, Any]], Any] = lambda event: None,
+        *,
+        mark_first: bool = True,
+        crashes: CrashPlan = NEVER,
+        prefix: str = DEDUP_PREFIX,
+    ) -> None:
         super().__init__(redis, ttl, effect, crashes, prefix)
         self.mark_first = mark_first
 
@@ -164,9 +188,15 @@ class AtomicIdempotentConsumer(_DedupConsumer):
     into a ``processed`` table in the same transaction as the effect.
     """
 
-    def __init__(self, redis: redis_lib.Redis, ttl: int = DAY,
-                 effect: Callable[[Any, Mapping[str, Any]], Any] = lambda pipe, event: None,
-                 *, crashes: CrashPlan = NEVER, prefix: str = DEDUP_PREFIX) -> None:
+    def __init__(
+        self,
+        redis: redis_lib.Redis,
+        ttl: int = DAY,
+        effect: Callable[[Any, Mapping[str, Any]], Any] = lambda pipe, event: None,
+        *,
+        crashes: CrashPlan = NEVER,
+        prefix: str = DEDUP_PREFIX,
+    ) -> None:
         super().__init__(redis, ttl, effect, crashes, prefix)
 
     def handle(self, event: Mapping[str, Any]) -> bool:
@@ -210,8 +240,10 @@ class Verdict:
         crashes = f"{self.crashes} crash" + ("" if self.crashes == 1 else "es")
         if self.exactly_once:
             return f"exactly once: {len(self.counts)} events, {crashes} survived"
-        parts = [f"lost {list(self.lost)}" if self.lost else "",
-                 f"duplicated {[(e, self.counts[e]) for e in self.duplicated]}" if self.duplicated else ""]
+        parts = [
+            f"lost {list(self.lost)}" if self.lost else "",
+            f"duplicated {[(e, self.counts[e]) for e in self.duplicated]}" if self.duplicated else "",
+        ]
         return f"NOT exactly once after {crashes}: " + "; ".join(p for p in parts if p)
 
 
@@ -238,8 +270,12 @@ class ExactlyOnceChecker:
         raw = self.redis.hgetall(self.key)
         return {_text(k): int(v) for k, v in sorted(raw.items())}
 
-    def run(self, consumer: IdempotentConsumer | AtomicIdempotentConsumer,
-            deliveries: Iterable[Mapping[str, Any]], max_attempts: int = 1000) -> Verdict:
+    def run(
+        self,
+        consumer: IdempotentConsumer | AtomicIdempotentConsumer,
+        deliveries: Iterable[Mapping[str, Any]],
+        max_attempts: int = 1000,
+    ) -> Verdict:
         crashes = 0
         expected: list[str] = []
         for event in deliveries:
@@ -257,8 +293,12 @@ class ExactlyOnceChecker:
     def verdict(self, event_ids: Iterable[str], crashes: int = 0) -> Verdict:
         counts = self.counts()
         every = {e: counts.get(e, 0) for e in sorted(set(event_ids))}
-        return Verdict(counts=every, lost=tuple(e for e, n in every.items() if n == 0),
-                       duplicated=tuple(e for e, n in every.items() if n > 1), crashes=crashes)
+        return Verdict(
+            counts=every,
+            lost=tuple(e for e, n in every.items() if n == 0),
+            duplicated=tuple(e for e, n in every.items() if n > 1),
+            crashes=crashes,
+        )
 
 
 def _text(value: str | bytes) -> str:
@@ -266,6 +306,7 @@ def _text(value: str | bytes) -> str:
 
 
 # --- redelivery: where the duplicates come from ----------------------------------------
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -277,8 +318,14 @@ class Delivery:
     outcome: str  # "processed", "skipped", or "crash at <point>"
 
 
-def redeliver(events: Sequence[Mapping[str, Any]], handle: Callable[[Mapping[str, Any]], Any], *,
-              commit_every: int = 1, crashes: CrashPlan = NEVER, max_restarts: int = 1000) -> list[Delivery]:
+def redeliver(
+    events: Sequence[Mapping[str, Any]],
+    handle: Callable[[Mapping[str, Any]], Any],
+    *,
+    commit_every: int = 1,
+    crashes: CrashPlan = NEVER,
+    max_restarts: int = 1000,
+) -> list[Delivery]:
     """Consume a partition log at least once: crashes before a commit replay events.
 
     The consumer reads from its committed offset, calls ``handle`` on each event
@@ -303,10 +350,18 @@ def redeliver(events: Sequence[Mapping[str, Any]], handle: Callable[[Mapping[str
                     result = handle(event)
                     crashes.point("before-commit", _event_id(event))
                 except Crash as crash:
-                    trace.append(Delivery(offset, _event_id(event), attempts[offset], f"crash at {crash.point}"))
+                    trace.append(
+                        Delivery(offset, _event_id(event), attempts[offset], f"crash at {crash.point}")
+                    )
                     raise
-                trace.append(Delivery(offset, _event_id(event), attempts[offset],
-                                      "skipped" if result is False else "processed"))
+                trace.append(
+                    Delivery(
+                        offset,
+                        _event_id(event),
+                        attempts[offset],
+                        "skipped" if result is False else "processed",
+                    )
+                )
                 offset += 1
                 if offset - committed >= commit_every or offset == len(events):
                     committed = offset  # commit: last processed + 1
@@ -317,9 +372,16 @@ def redeliver(events: Sequence[Mapping[str, Any]], handle: Callable[[Mapping[str
     return trace
 
 
-def redeliver_jetstream(js: JetStream, stream: str, handle: Callable[[Mapping[str, Any]], Any], *,
-                        durable: str = "worker", ack_wait: float = 30.0, crashes: CrashPlan = NEVER,
-                        max_rounds: int = 1000) -> list[Delivery]:
+def redeliver_jetstream(
+    js: JetStream,
+    stream: str,
+    handle: Callable[[Mapping[str, Any]], Any],
+    *,
+    durable: str = "worker",
+    ack_wait: float = 30.0,
+    crashes: CrashPlan = NEVER,
+    max_rounds: int = 1000,
+) -> list[Delivery]:
     """Consume a JetStream stream with acks: a crash before the ack means redelivery.
 
     Each message's data is an event. The worker fetches, handles, then acks
@@ -341,24 +403,36 @@ def redeliver_jetstream(js: JetStream, stream: str, handle: Callable[[Mapping[st
             result = handle(event)
             crashes.point("before-ack", _event_id(event))
         except Crash as crash:
-            trace.append(Delivery(message.seq, _event_id(event), message.num_delivered, f"crash at {crash.point}"))
+            trace.append(
+                Delivery(message.seq, _event_id(event), message.num_delivered, f"crash at {crash.point}")
+            )
             continue  # no ack
         message.ack()
-        trace.append(Delivery(message.seq, _event_id(event), message.num_delivered,
-                              "skipped" if result is False else "processed"))
+        trace.append(
+            Delivery(
+                message.seq,
+                _event_id(event),
+                message.num_delivered,
+                "skipped" if result is False else "processed",
+            )
+        )
     raise RuntimeError(f"stream {stream!r} not drained after {max_rounds} rounds")
 
 
 # --- ordering ----------------------------------------------------------------------------
+
 
 def stable_partition(key: str, partitions: int) -> int:
     """A stable key -> partition map (CRC32). Kafka's own is murmur2: ``course_lib.log.partition_for``."""
     return zlib.crc32(key.encode()) % partitions
 
 
-def partition_events(events: Iterable[Mapping[str, Any]], partitions: int,
-                     key: Callable[[Mapping[str, Any]], str | None],
-                     partition_for: Callable[[str, int], int] = stable_partition) -> list[list[Mapping[str, Any]]]:
+def partition_events(
+    events: Iterable[Mapping[str, Any]],
+    partitions: int,
+    key: Callable[[Mapping[str, Any]], str | None],
+    partition_for: Callable[[str, int], int] = stable_partition,
+) -> list[list[Mapping[str, Any]]]:
     """Append each event to the partition its key picks; a None key goes round robin.
 
     Within a partition events keep the order they were produced in; that is the
@@ -394,8 +468,9 @@ def interleave(logs: Sequence[Sequence[Any]], seed: int = 0) -> list[Any]:
         positions[i] += 1
 
 
-def out_of_order(seen: Iterable[Any], entity: Callable[[Any], Hashable],
-                 step: Callable[[Any], int]) -> list[tuple[Hashable, int, int]]:
+def out_of_order(
+    seen: Iterable[Any], entity: Callable[[Any], Hashable], step: Callable[[Any], int]
+) -> list[tuple[Hashable, int, int]]:
     """Places where an entity's step went backwards: (entity, previous step, this step)."""
     last: dict[Hashable, int] = {}
     problems = []
@@ -423,9 +498,14 @@ class ProduceResult:
         return sorted(r for r, n in Counter(self.log).items() if n > 1)
 
 
-def produce_with_retries(records: int, *, max_in_flight: int = 5,
-                         failures: Mapping[tuple[int, int], str] | None = None,
-                         idempotent: bool = False, max_rounds: int = 100) -> ProduceResult:
+def produce_with_retries(
+    records: int,
+    *,
+    max_in_flight: int = 5,
+    failures: Mapping[tuple[int, int], str] | None = None,
+    idempotent: bool = False,
+    max_rounds: int = 100,
+) -> ProduceResult:
     """A producer sends records 0..records-1 to one partition, retrying failures.
 
     Each round it sends up to ``max_in_flight`` unacknowledged records at once,
@@ -492,21 +572,30 @@ def measure_brokers(messages: int = 12, partitions: int = 3, seed: int = 0) -> d
     """
     numbers = list(range(messages))
     events = [{"eventId": f"evt_{n}", "n": n} for n in numbers]
-    rows: dict[str, dict[str, str]] = {"order": {}, "late reader": {}, "read again": {}, "crash before ack": {}}
+    rows: dict[str, dict[str, str]] = {
+        "order": {},
+        "late reader": {},
+        "read again": {},
+        "crash before ack": {},
+    }
 
     def order(seen: list[int], what: str) -> str:
         return "in publish order" if seen == numbers else what
 
     # Kafka: a topic of keyless records, round robin over partitions; each partition is a log.
     logs = partition_events(events, partitions, key=lambda e: None)
-    rows["order"]["Kafka (log)"] = order([e["n"] for e in interleave(logs, seed)],
-                                         f"in order per partition only ({partitions} partitions)")
+    rows["order"]["Kafka (log)"] = order(
+        [e["n"] for e in interleave(logs, seed)], f"in order per partition only ({partitions} partitions)"
+    )
     stored = sum(len(log) for log in logs)
     rows["late reader"]["Kafka (log)"] = f"{stored} of {messages} (from offset 0)"
     rows["read again"]["Kafka (log)"] = f"{stored} of {messages} (another group, or reset offsets)"
-    trace = redeliver(logs[0], lambda e: None, crashes=CrashPlan(at=[(logs[0][0]["eventId"], "before-commit")]))
-    rows["crash before ack"]["Kafka (log)"] = ("redelivered from the committed offset"
-                                               if trace[1].offset == trace[0].offset else "lost")
+    trace = redeliver(
+        logs[0], lambda e: None, crashes=CrashPlan(at=[(logs[0][0]["eventId"], "before-commit")])
+    )
+    rows["crash before ack"]["Kafka (log)"] = (
+        "redelivered from the committed offset" if trace[1].offset == trace[0].offset else "lost"
+    )
 
     # RabbitMQ: a queue bound before publishing holds the messages until consumed.
     exchange, queue = DirectExchange("orders"), Queue("orders")
@@ -520,8 +609,9 @@ def measure_brokers(messages: int = 12, partitions: int = 3, seed: int = 0) -> d
     rows["read again"]["RabbitMQ (queue)"] = f"{len(queue)} of {messages} (gone once consumed)"
     queue.put(Message("order", "x"))
     queue.deliver()  # the consumer takes it and dies before acking
-    rows["crash before ack"]["RabbitMQ (queue)"] = ("redelivered (requeued unacked)"
-                                                    if queue.recover() and queue.get() else "lost")
+    rows["crash before ack"]["RabbitMQ (queue)"] = (
+        "redelivered (requeued unacked)" if queue.recover() and queue.get() else "lost"
+    )
 
     # Core NATS: only subscribers present at publish time get anything.
     bus = NatsBus(seed)
@@ -557,6 +647,7 @@ def measure_brokers(messages: int = 12, partitions: int = 3, seed: int = 0) -> d
     crashed = js.add_consumer("ORDERS", "crashy", ack_wait=30)
     crashed.fetch(messages + 1)  # takes everything, acks nothing, dies
     js.clock.advance(30)
-    rows["crash before ack"]["NATS JetStream"] = ("redelivered after the ack wait"
-                                                  if crashed.fetch(1) else "lost")
+    rows["crash before ack"]["NATS JetStream"] = (
+        "redelivered after the ack wait" if crashed.fetch(1) else "lost"
+    )
     return rows

@@ -134,9 +134,7 @@ _CLOSING = frozenset(_OPENING_TO_CLOSING.values())
 class MermaidSyntaxError(ValueError):
     """A mistake found by :func:`validate`, with the line (counted from 1) it is on."""
 
-    def __init__(
-        self, line_number: int, problem: str, line: str = "", column: int | None = None
-    ) -> None:
+    def __init__(self, line_number: int, problem: str, line: str = "", column: int | None = None) -> None:
         self.line_number = line_number
         self.problem = problem
         self.line = line
@@ -188,9 +186,7 @@ def _find_header(lines: list[str]) -> int:
             while index < len(lines) and "}%%" not in lines[index]:
                 index += 1
             if index == len(lines):
-                raise MermaidSyntaxError(
-                    opening + 1, "directive opened with '%%{' is never closed by '}%%'"
-                )
+                raise MermaidSyntaxError(opening + 1, "directive opened with '%%{' is never closed by '}%%'")
             index += 1
         elif stripped.startswith("%%"):
             index += 1
@@ -275,8 +271,10 @@ def _check_flowchart_line(line: str, line_number: int) -> None:
         elif char in _CLOSING:
             if not open_brackets:
                 raise MermaidSyntaxError(
-                    line_number, f"'{char}' at column {column + 1} has no opening bracket",
-                    line, column + 1,
+                    line_number,
+                    f"'{char}' at column {column + 1} has no opening bracket",
+                    line,
+                    column + 1,
                 )
             expected, opened_at = open_brackets.pop()
             if char != expected:
@@ -546,9 +544,7 @@ def flowchart(*lines: str, direction: str = "LR", caption: str | None = None) ->
     ``RL``, ``TB``/``TD`` (top to bottom) or ``BT``.
     """
     if direction not in _FLOWCHART_DIRECTIONS:
-        raise ValueError(
-            f"direction must be one of {', '.join(_FLOWCHART_DIRECTIONS)}, not {direction!r}"
-        )
+        raise ValueError(f"direction must be one of {', '.join(_FLOWCHART_DIRECTIONS)}, not {direction!r}")
     body = "\n".join(f"    {line.strip()}" for line in lines)
     return Diagram(f"flowchart {direction}\n{body}", caption)
 
@@ -569,9 +565,7 @@ def from_builder(chart: DiagramBuilder, caption: str | None = None) -> Diagram:
     """
     script = getattr(chart, "script", None)
     if not isinstance(script, str):
-        raise TypeError(
-            f"expected a mermaid-py builder with a .script string, got {type(chart).__name__}"
-        )
+        raise TypeError(f"expected a mermaid-py builder with a .script string, got {type(chart).__name__}")
     if caption is None:
         title = getattr(chart, "title", None)
         caption = title if isinstance(title, str) and title.strip() else None

@@ -40,6 +40,7 @@ ORDERS = ("before", "after", "equal", "concurrent")
 
 # -- vector clocks ----------------------------------------------------------------------------
 
+
 class VectorClock:
     """A counter per node that coordinated a write, plus when each counter last moved.
 
@@ -50,7 +51,9 @@ class VectorClock:
     worst case is an extra merge for the client.
     """
 
-    def __init__(self, counters: dict[str, int] | None = None, stamps: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, counters: dict[str, int] | None = None, stamps: dict[str, float] | None = None
+    ) -> None:
         self.counters = dict(counters or {})
         for node, count in self.counters.items():
             if count < 0:
@@ -71,7 +74,9 @@ class VectorClock:
             raise ValueError(f"VectorClock threshold must be >= 1, got {threshold}")
         if len(self.counters) <= threshold:
             return self
-        keep = sorted(self.counters, key=lambda n: (self.stamps.get(n, 0.0), n))[len(self.counters) - threshold:]
+        keep = sorted(self.counters, key=lambda n: (self.stamps.get(n, 0.0), n))[
+            len(self.counters) - threshold :
+        ]
         return VectorClock({n: self.counters[n] for n in keep}, {n: self.stamps.get(n, 0.0) for n in keep})
 
     def merge(self, other: VectorClock) -> VectorClock:
@@ -114,6 +119,7 @@ class VectorClock:
 
 # -- Merkle trees -------------------------------------------------------------------------------
 
+
 def _h(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -144,7 +150,7 @@ class MerkleTree:
         if not 0 <= low < high <= RING_SIZE:
             raise ValueError(f"MerkleTree range must satisfy 0 <= low < high <= 2**64, got [{low}, {high})")
         self.depth, self.low, self.high = depth, low, high
-        leaves = 2 ** depth
+        leaves = 2**depth
         self.buckets: list[dict[str, str]] = [{} for _ in range(leaves)]
         for key, value in data.items():
             self.buckets[self.bucket(key)][key] = _h(repr(value))
@@ -157,8 +163,10 @@ class MerkleTree:
     def bucket(self, key: str) -> int:
         position = stable_hash(key)
         if not self.low <= position < self.high:
-            raise ValueError(f"key {key!r} hashes to {position}, outside this tree's range [{self.low}, {self.high})")
-        return (position - self.low) * (2 ** self.depth) // (self.high - self.low)
+            raise ValueError(
+                f"key {key!r} hashes to {position}, outside this tree's range [{self.low}, {self.high})"
+            )
+        return (position - self.low) * (2**self.depth) // (self.high - self.low)
 
     @property
     def root(self) -> str:
@@ -171,9 +179,11 @@ class MerkleTree:
         the result is exactly the keys whose values differ or that one side lacks.
         """
         if (self.depth, self.low, self.high) != (other.depth, other.low, other.high):
-            raise ValueError("MerkleTree.diff needs two trees over the same range and depth "
-                             f"(got depth {self.depth} vs {other.depth})")
-        leaves = 2 ** self.depth
+            raise ValueError(
+                "MerkleTree.diff needs two trees over the same range and depth "
+                f"(got depth {self.depth} vs {other.depth})"
+            )
+        leaves = 2**self.depth
         compared, visited, keys = 0, 0, []
         stack = [1]
         while stack:
@@ -194,6 +204,7 @@ class MerkleTree:
 
 
 # -- the cluster ---------------------------------------------------------------------------------
+
 
 class DynamoRing(ConsistentHashRing):
     """A consistent-hash ring that also answers Dynamo's question: *which N nodes hold this key?*"""
@@ -298,12 +309,23 @@ class DynamoCluster:
     hands it back (:meth:`handoff`) once the home node is reachable again.
     """
 
-    def __init__(self, nodes: Iterable[str] = ("A", "B", "C", "D", "E"), n: int = 3, r: int = 2, w: int = 2,
-                 vnodes: int = 8, sloppy: bool = True, read_repair: bool = True, clock_threshold: int = 10,
-                 merkle_depth: int = 4) -> None:
+    def __init__(
+        self,
+        nodes: Iterable[str] = ("A", "B", "C", "D", "E"),
+        n: int = 3,
+        r: int = 2,
+        w: int = 2,
+        vnodes: int = 8,
+        sloppy: bool = True,
+        read_repair: bool = True,
+        clock_threshold: int = 10,
+        merkle_depth: int = 4,
+    ) -> None:
         names = sorted(set(nodes))
         if not 1 <= n <= len(names):
-            raise ValueError(f"DynamoCluster.n must be between 1 and the number of nodes ({len(names)}), got {n}")
+            raise ValueError(
+                f"DynamoCluster.n must be between 1 and the number of nodes ({len(names)}), got {n}"
+            )
         for label, value in (("r", r), ("w", w)):
             if not 1 <= value <= n:
                 raise ValueError(f"DynamoCluster.{label} must be between 1 and n={n}, got {value}")
@@ -363,12 +385,13 @@ class DynamoCluster:
         if not self.sloppy:
             return up_homes, {}
         missing = [h for h in homes if h not in up_homes]
-        spares = [s for s in walk[self.n:] if self.reachable(coordinator, s)]
-        hinted = dict(zip(spares, missing))
+        spares = [s for s in walk[self.n :] if self.reachable(coordinator, s)]
+        hinted = dict(zip(spares, missing, strict=False))
         return up_homes + list(hinted), hinted
 
     def coordinator_for(self, key: str, via: str | None) -> str:
-        """The node that coordinates a request: ``via`` (the node the client reached) or the first reachable home."""
+        """The node that coordinates a request: ``via`` (the node the client reached) or the first
+        reachable home."""
         if via is not None:
             if not self.node(via).up:
                 raise QuorumFailed(f"node {via} is down: the client cannot reach it")
@@ -379,7 +402,9 @@ class DynamoCluster:
         raise QuorumFailed("every node is down")
 
     # the API
-    def put(self, key: str, value: Any, context: VectorClock | None = None, via: str | None = None) -> PutResult:
+    def put(
+        self, key: str, value: Any, context: VectorClock | None = None, via: str | None = None
+    ) -> PutResult:
         """Write ``value`` as a successor of ``context`` (the clock from the client's last get).
 
         The coordinator increments its own entry of the clock; a write made
@@ -391,24 +416,30 @@ class DynamoCluster:
         # The coordinator's counter moves past every version of this key it already stores, so a
         # write from a stale context can never reuse a clock that names a different value.
         context = context or VectorClock()
-        local = max((v.clock.counters.get(coordinator, 0) for v in self.nodes[coordinator].data.get(key, [])),
-                    default=0)
+        local = max(
+            (v.clock.counters.get(coordinator, 0) for v in self.nodes[coordinator].data.get(key, [])),
+            default=0,
+        )
         if local > context.counters.get(coordinator, 0):
             context = context.merge(VectorClock({coordinator: local}))
         clock = context.increment(coordinator, self.now, self.clock_threshold)
         version = Version(value, clock)
         targets, hinted = self.targets(key, coordinator)
         if len(targets) < self.w:
-            raise QuorumFailed(f"put {key!r}: only {len(targets)} replica(s) reachable from {coordinator} "
-                               f"({targets}), W={self.w} needed")
+            raise QuorumFailed(
+                f"put {key!r}: only {len(targets)} replica(s) reachable from {coordinator} "
+                f"({targets}), W={self.w} needed"
+            )
         for name in targets:
             node = self.nodes[name]
             if name in hinted:
                 node.hints.setdefault(hinted[name], {}).setdefault(key, [])
                 node.hints[hinted[name]][key] = reconcile(node.hints[hinted[name]][key] + [version])
             node.store(key, [version])
-        self.log.append(f"t={self.now:g} put {key}={value!r} {clock!r} via {coordinator} -> {targets}"
-                        + (f" hints {hinted}" if hinted else ""))
+        self.log.append(
+            f"t={self.now:g} put {key}={value!r} {clock!r} via {coordinator} -> {targets}"
+            + (f" hints {hinted}" if hinted else "")
+        )
         return PutResult(key, coordinator, clock, targets, hinted)
 
     def get(self, key: str, via: str | None = None) -> GetResult:
@@ -417,8 +448,9 @@ class DynamoCluster:
         coordinator = self.coordinator_for(key, via)
         targets, _hinted = self.targets(key, coordinator)
         if len(targets) < self.r:
-            raise QuorumFailed(f"get {key!r}: only {len(targets)} replica(s) reachable from {coordinator}, "
-                               f"R={self.r} needed")
+            raise QuorumFailed(
+                f"get {key!r}: only {len(targets)} replica(s) reachable from {coordinator}, R={self.r} needed"
+            )
         answers = {name: self.nodes[name].data.get(key, []) for name in targets}
         merged = reconcile(v for versions in answers.values() for v in versions)
         repaired = []
@@ -468,7 +500,8 @@ class DynamoCluster:
         return MerkleTree(data, depth=self.merkle_depth)
 
     def anti_entropy(self) -> dict[str, int]:
-        """Compare Merkle trees between every pair of reachable replicas of each key range; repair differences.
+        """Compare Merkle trees between every pair of reachable replicas of each key range; repair
+        differences.
 
         Returns counts: ranges, pairs compared, hashes compared, keys repaired.
         """
@@ -476,7 +509,7 @@ class DynamoCluster:
         for replicas, keys in sorted(self.key_ranges().items()):
             stats["ranges"] += 1
             for i, a in enumerate(replicas):
-                for b in replicas[i + 1:]:
+                for b in replicas[i + 1 :]:
                     if not self.reachable(a, b):
                         continue
                     stats["pairs"] += 1
@@ -493,8 +526,11 @@ class DynamoCluster:
     # inspection
     def replicas_of(self, key: str) -> dict[str, list[Any]]:
         """What each node holding ``key`` has (sibling values, sorted)."""
-        return {name: sorted((v.value for v in node.data[key]), key=repr)
-                for name, node in sorted(self.nodes.items()) if key in node.data}
+        return {
+            name: sorted((v.value for v in node.data[key]), key=repr)
+            for name, node in sorted(self.nodes.items())
+            if key in node.data
+        }
 
     def converged(self, keys: Iterable[str] | None = None) -> bool:
         """Do all home replicas of each key hold exactly the same versions?"""

@@ -64,9 +64,22 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
-    "MAX_EVENT_BYTES", "EventValidationError", "Metadata", "Event", "validate",
-    "format_timestamp", "parse_timestamp", "utc_millis", "SequentialIds", "uuid_ids",
-    "ManualClock", "system_clock", "new_event", "caused_by", "trace", "CausalTree",
+    "MAX_EVENT_BYTES",
+    "EventValidationError",
+    "Metadata",
+    "Event",
+    "validate",
+    "format_timestamp",
+    "parse_timestamp",
+    "utc_millis",
+    "SequentialIds",
+    "uuid_ids",
+    "ManualClock",
+    "system_clock",
+    "new_event",
+    "caused_by",
+    "trace",
+    "CausalTree",
 ]
 
 MAX_EVENT_BYTES = 1_048_576
@@ -79,14 +92,18 @@ Problem = tuple[str, str, str]  # (field, rule, message)
 
 _EXAMPLE_EVENT_ID = "evt_a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 _EXAMPLE_TIME = "2026-05-15T14:30:00.000Z"
-_ID_EXAMPLES = {"metadata.correlationId": "req_xyz789", "metadata.causationId": "cmd_abc123",
-                "metadata.userId": "user_456"}
+_ID_EXAMPLES = {
+    "metadata.correlationId": "req_xyz789",
+    "metadata.causationId": "cmd_abc123",
+    "metadata.userId": "user_456",
+}
 # Always used with fullmatch(), so the whole string must match.
 _EVENT_ID = re.compile(r"evt_[A-Za-z0-9][A-Za-z0-9-]{0,119}")
 _PASCAL_CASE = re.compile(r"[A-Z][A-Za-z0-9]*")
 _SOURCE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _TIMESTAMP = re.compile(  # YYYY-MM-DD T HH:MM:SS . mmm Z, each part captured
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z")
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z"
+)
 _MAX_ID_LENGTH = 128
 _WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
 # One encoder for the wire format: json.dumps() with these options builds a new one per call.
@@ -116,6 +133,7 @@ class EventValidationError(ValueError):
 
 
 # --- Checks: each takes (field path, value) and returns the problems it found ---------------
+
 
 def _short(value: object) -> str:
     """repr() cut to a readable length: error messages must not echo a 1 MiB string."""
@@ -149,8 +167,14 @@ def _check_event_id(field: str, value: Any) -> list[Problem]:
     if _EVENT_ID.fullmatch(value):
         return []
     too_long = " (at most 124 characters)" if len(value) > 124 else ""
-    return [(field, "bad id", f"{_short(value)} must look like 'evt_<letters, digits or dashes>'"
-                              f"{too_long}, e.g. {_EXAMPLE_EVENT_ID!r}")]
+    return [
+        (
+            field,
+            "bad id",
+            f"{_short(value)} must look like 'evt_<letters, digits or dashes>'"
+            f"{too_long}, e.g. {_EXAMPLE_EVENT_ID!r}",
+        )
+    ]
 
 
 def _check_id(field: str, value: Any) -> list[Problem]:
@@ -166,8 +190,14 @@ def _check_id(field: str, value: Any) -> list[Problem]:
     else:
         return []
     example = _ID_EXAMPLES.get(field, "order_12345")
-    return [(field, "bad id", f"{_short(value)} {reason}; an id is one token of at most "
-                              f"{_MAX_ID_LENGTH} characters with no whitespace, e.g. {example!r}")]
+    return [
+        (
+            field,
+            "bad id",
+            f"{_short(value)} {reason}; an id is one token of at most "
+            f"{_MAX_ID_LENGTH} characters with no whitespace, e.g. {example!r}",
+        )
+    ]
 
 
 def _check_optional_id(field: str, value: Any) -> list[Problem]:
@@ -199,8 +229,14 @@ def _check_source(field: str, value: Any) -> list[Problem]:
         return []
     guess = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
     hint = f"; did you mean {guess!r}?" if _SOURCE.fullmatch(guess) else ""
-    return [(field, "bad value", f"{_short(value)} must be the producing service's name in "
-                                 f"lowercase words joined by dashes, like 'order-service'{hint}")]
+    return [
+        (
+            field,
+            "bad value",
+            f"{_short(value)} must be the producing service's name in "
+            f"lowercase words joined by dashes, like 'order-service'{hint}",
+        )
+    ]
 
 
 def _read_timestamp(text: str) -> datetime:
@@ -210,8 +246,9 @@ def _read_timestamp(text: str) -> datetime:
         hint = ""
         if re.search(r"\.[0-9]{6}|[+-][0-9]{2}:[0-9]{2}$", text):
             hint = "; this looks like datetime.isoformat() output: use format_timestamp(dt) instead"
-        raise ValueError(f"{_short(text)} must be UTC with milliseconds and a 'Z', "
-                         f"like {_EXAMPLE_TIME!r}{hint}")
+        raise ValueError(
+            f"{_short(text)} must be UTC with milliseconds and a 'Z', like {_EXAMPLE_TIME!r}{hint}"
+        )
     year, month, day, hour, minute, second, millis = (int(part) for part in match.groups())
     try:
         return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone.utc)
@@ -250,8 +287,14 @@ def _check_version(field: str, value: Any) -> list[Problem]:
     if isinstance(value, bool) or not isinstance(value, int):
         return [_wrong_type(field, "an integer", value, "the schema version is a plain number like 1")]
     if value < 1:
-        return [(field, "bad value", f"{value} is below 1: version is the payload's schema version, "
-                                     "starting at 1 and going up when its shape changes")]
+        return [
+            (
+                field,
+                "bad value",
+                f"{value} is below 1: version is the payload's schema version, "
+                "starting at 1 and going up when its shape changes",
+            )
+        ]
     return []
 
 
@@ -262,8 +305,13 @@ def _check_json(path: str, value: Any) -> list[Problem]:
     if isinstance(value, float):
         if math.isfinite(value):
             return []
-        return [(path, "bad value", f"{value!r} is not valid JSON (JSON has no NaN or Infinity); "
-                                    "use null for 'no value'")]
+        return [
+            (
+                path,
+                "bad value",
+                f"{value!r} is not valid JSON (JSON has no NaN or Infinity); use null for 'no value'",
+            )
+        ]
     if isinstance(value, list):
         return [problem for i, item in enumerate(value) for problem in _check_json(f"{path}[{i}]", item)]
     if isinstance(value, dict):
@@ -274,8 +322,14 @@ def _check_json(path: str, value: Any) -> list[Problem]:
             else:
                 problems.append((path, "wrong type", f"object keys must be strings, found key {key!r}"))
         return problems
-    return [_wrong_type(path, "a JSON value", value,
-                        "convert it first (a list for a tuple, format_timestamp() for a datetime)")]
+    return [
+        _wrong_type(
+            path,
+            "a JSON value",
+            value,
+            "convert it first (a list for a tuple, format_timestamp() for a datetime)",
+        )
+    ]
 
 
 def _check_payload(field: str, value: Any) -> list[Problem]:
@@ -298,8 +352,9 @@ def _closest(name: str, candidates: Iterable[str]) -> str | None:
     return by_simple[matches[0]] if matches else None
 
 
-def _check_object(d: dict, checks: dict[str, Callable[[str, Any], list[Problem]]],
-                  prefix: str) -> list[Problem]:
+def _check_object(
+    d: dict, checks: dict[str, Callable[[str, Any], list[Problem]]], prefix: str
+) -> list[Problem]:
     """Check the expected keys in schema order, then report the keys nobody expects."""
     unknown = [key for key in d if key not in checks]
     owner = "metadata" if prefix else "every event"
@@ -316,9 +371,11 @@ def _check_object(d: dict, checks: dict[str, Callable[[str, Any], list[Problem]]
             message += f"; found {near!r} instead: keys are camelCase and case-sensitive"
         problems.append((prefix + key, "missing", message))
     for key in unknown:
-        message = (f"{key!r} is not one of the {len(checks)} {'metadata' if prefix else 'envelope'} "
-                   f"keys ({', '.join(checks)}); they are the same for every event, "
-                   "so put extra data in the payload")
+        message = (
+            f"{key!r} is not one of the {len(checks)} {'metadata' if prefix else 'envelope'} "
+            f"keys ({', '.join(checks)}); they are the same for every event, "
+            "so put extra data in the payload"
+        )
         near = _closest(str(key), checks)
         if near:
             message += f"; did you mean {near!r}?"
@@ -326,20 +383,36 @@ def _check_object(d: dict, checks: dict[str, Callable[[str, Any], list[Problem]]
     return problems
 
 
-_METADATA_CHECKS = {"correlationId": _check_id, "causationId": _check_optional_id,
-                    "userId": _check_optional_id, "source": _check_source}
-_EVENT_CHECKS = {"eventId": _check_event_id, "eventType": _check_type_name, "aggregateId": _check_id,
-                 "aggregateType": _check_type_name, "timestamp": _check_timestamp,
-                 "version": _check_version, "metadata": _check_metadata, "payload": _check_payload}
+_METADATA_CHECKS = {
+    "correlationId": _check_id,
+    "causationId": _check_optional_id,
+    "userId": _check_optional_id,
+    "source": _check_source,
+}
+_EVENT_CHECKS = {
+    "eventId": _check_event_id,
+    "eventType": _check_type_name,
+    "aggregateId": _check_id,
+    "aggregateType": _check_type_name,
+    "timestamp": _check_timestamp,
+    "version": _check_version,
+    "metadata": _check_metadata,
+    "payload": _check_payload,
+}
 
 
 def _size_problems(size: int) -> list[Problem]:
     if size <= MAX_EVENT_BYTES:
         return []
-    return [("(event)", "too large",
-             f"the encoded event is {size:,} bytes, over the limit of {MAX_EVENT_BYTES:,} "
-             "(MAX_EVENT_BYTES); store the large data elsewhere (object storage, a database) "
-             "and put a reference to it in the payload: the claim-check pattern")]
+    return [
+        (
+            "(event)",
+            "too large",
+            f"the encoded event is {size:,} bytes, over the limit of {MAX_EVENT_BYTES:,} "
+            "(MAX_EVENT_BYTES); store the large data elsewhere (object storage, a database) "
+            "and put a reference to it in the payload: the claim-check pattern",
+        )
+    ]
 
 
 def _encoded_copy(wire: dict) -> tuple[list[Problem], dict[str, Any]]:
@@ -365,8 +438,13 @@ def _encoded_copy(wire: dict) -> tuple[list[Problem], dict[str, Any]]:
 
 def _not_plain_json(payload: Any) -> list[Problem]:
     return _check_payload("payload", payload) or [
-        ("payload", "bad value", "does not survive a JSON round trip unchanged; "
-                                 "use only dicts with string keys, lists, strings, numbers, booleans and null")]
+        (
+            "payload",
+            "bad value",
+            "does not survive a JSON round trip unchanged; "
+            "use only dicts with string keys, lists, strings, numbers, booleans and null",
+        )
+    ]
 
 
 def _encoded_problems(d: dict) -> list[Problem]:
@@ -374,8 +452,14 @@ def _encoded_problems(d: dict) -> list[Problem]:
     try:
         data = json.dumps(d, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except UnicodeEncodeError:
-        return [("(event)", "bad value", "some text contains a lone surrogate (like '\\ud800'), "
-                                         "which UTF-8 cannot encode; clean the text first")]
+        return [
+            (
+                "(event)",
+                "bad value",
+                "some text contains a lone surrogate (like '\\ud800'), "
+                "which UTF-8 cannot encode; clean the text first",
+            )
+        ]
     except (TypeError, ValueError):
         return []  # not JSON at all: the field checks have already said why
     return _size_problems(len(data))
@@ -384,14 +468,16 @@ def _encoded_problems(d: dict) -> list[Problem]:
 def validate(d: dict) -> None:
     """Raise EventValidationError listing every problem in a wire-form event (see the rules above)."""
     if not isinstance(d, dict):
-        raise EventValidationError([("(event)", "wrong type",
-                                     f"an event must be a JSON object, found {_describe(d)}")])
+        raise EventValidationError(
+            [("(event)", "wrong type", f"an event must be a JSON object, found {_describe(d)}")]
+        )
     problems = _check_object(d, _EVENT_CHECKS, prefix="") + _encoded_problems(d)
     if problems:
         raise EventValidationError(problems)
 
 
 # --- Timestamps ------------------------------------------------------------------------------
+
 
 def utc_millis(dt: datetime) -> datetime:
     """Convert an aware datetime to UTC and drop the digits below the millisecond.
@@ -401,8 +487,10 @@ def utc_millis(dt: datetime) -> datetime:
     if not isinstance(dt, datetime):
         raise TypeError(f"expected a datetime, found {type(dt).__name__}")
     if dt.utcoffset() is None:
-        raise ValueError(f"naive datetime {dt.isoformat()} has no timezone; use datetime.now("
-                         "timezone.utc), or dt.replace(tzinfo=timezone.utc) if you know it is UTC")
+        raise ValueError(
+            f"naive datetime {dt.isoformat()} has no timezone; use datetime.now("
+            "timezone.utc), or dt.replace(tzinfo=timezone.utc) if you know it is UTC"
+        )
     dt = dt.astimezone(timezone.utc)
     return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
@@ -422,6 +510,7 @@ def parse_timestamp(text: str) -> datetime:
 
 # --- The event ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Metadata:
     """Who and what an event belongs to; causation_id is None only when nothing recorded caused it."""
@@ -437,8 +526,12 @@ class Metadata:
             raise EventValidationError(problems)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"correlationId": self.correlation_id, "causationId": self.causation_id,
-                "userId": self.user_id, "source": self.source}
+        return {
+            "correlationId": self.correlation_id,
+            "causationId": self.causation_id,
+            "userId": self.user_id,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -482,11 +575,17 @@ class Event:
 
     def _wire(self) -> dict[str, Any]:
         """The wire form sharing this event's payload: for encoding only, never handed out."""
-        return {"eventId": self.event_id, "eventType": self.event_type,
-                "aggregateId": self.aggregate_id, "aggregateType": self.aggregate_type,
-                # already UTC at millisecond precision (validated), so no conversion
-                "timestamp": self.timestamp.isoformat(timespec="milliseconds")[:-6] + "Z",
-                "version": self.version, "metadata": self.metadata.to_dict(), "payload": self.payload}
+        return {
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "aggregateId": self.aggregate_id,
+            "aggregateType": self.aggregate_type,
+            # already UTC at millisecond precision (validated), so no conversion
+            "timestamp": self.timestamp.isoformat(timespec="milliseconds")[:-6] + "Z",
+            "version": self.version,
+            "metadata": self.metadata.to_dict(),
+            "payload": self.payload,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: camelCase keys in schema order. A fresh copy you may change."""
@@ -505,11 +604,22 @@ class Event:
         """Validate a wire-form dict (reporting every problem at once), then build the Event."""
         validate(d)
         meta = d["metadata"]
-        metadata = Metadata(correlation_id=meta["correlationId"], causation_id=meta["causationId"],
-                            user_id=meta["userId"], source=meta["source"])
-        return cls(event_id=d["eventId"], event_type=d["eventType"], aggregate_id=d["aggregateId"],
-                   aggregate_type=d["aggregateType"], timestamp=parse_timestamp(d["timestamp"]),
-                   version=d["version"], metadata=metadata, payload=d["payload"])
+        metadata = Metadata(
+            correlation_id=meta["correlationId"],
+            causation_id=meta["causationId"],
+            user_id=meta["userId"],
+            source=meta["source"],
+        )
+        return cls(
+            event_id=d["eventId"],
+            event_type=d["eventType"],
+            aggregate_id=d["aggregateId"],
+            aggregate_type=d["aggregateType"],
+            timestamp=parse_timestamp(d["timestamp"]),
+            version=d["version"],
+            metadata=metadata,
+            payload=d["payload"],
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
@@ -529,6 +639,7 @@ class Event:
 
 
 # --- Making events: injectable ids and clocks keep notebooks deterministic --------------------
+
 
 @dataclass
 class SequentialIds:
@@ -580,11 +691,20 @@ class _Inherit(Enum):
     FROM_PARENT = "from parent"
 
 
-def new_event(event_type: str, aggregate_id: str, aggregate_type: str, payload: dict[str, Any], *,
-              correlation_id: str | None = None, causation_id: str | None = None,
-              user_id: str | None = None, source: str = "course", version: int = 1,
-              ids: Callable[[], str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> Event:
+def new_event(
+    event_type: str,
+    aggregate_id: str,
+    aggregate_type: str,
+    payload: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    user_id: str | None = None,
+    source: str = "course",
+    version: int = 1,
+    ids: Callable[[], str] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Event:
     """Create an event that starts a causal chain.
 
     Without a ``correlation_id`` the event starts a new conversation, named by
@@ -593,28 +713,55 @@ def new_event(event_type: str, aggregate_id: str, aggregate_type: str, payload: 
     """
     event_id = (uuid_ids if ids is None else ids)()
     now = (system_clock if clock is None else clock)()
-    metadata = Metadata(correlation_id=event_id if correlation_id is None else correlation_id,
-                        causation_id=causation_id, user_id=user_id, source=source)
-    return Event(event_id=event_id, event_type=event_type, aggregate_id=aggregate_id,
-                 aggregate_type=aggregate_type, timestamp=utc_millis(now), version=version,
-                 metadata=metadata, payload=payload)
+    metadata = Metadata(
+        correlation_id=event_id if correlation_id is None else correlation_id,
+        causation_id=causation_id,
+        user_id=user_id,
+        source=source,
+    )
+    return Event(
+        event_id=event_id,
+        event_type=event_type,
+        aggregate_id=aggregate_id,
+        aggregate_type=aggregate_type,
+        timestamp=utc_millis(now),
+        version=version,
+        metadata=metadata,
+        payload=payload,
+    )
 
 
-def caused_by(parent: Event, event_type: str, aggregate_id: str, aggregate_type: str,
-              payload: dict[str, Any], *, user_id: str | None | _Inherit = _Inherit.FROM_PARENT,
-              source: str | _Inherit = _Inherit.FROM_PARENT, version: int = 1,
-              ids: Callable[[], str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> Event:
+def caused_by(
+    parent: Event,
+    event_type: str,
+    aggregate_id: str,
+    aggregate_type: str,
+    payload: dict[str, Any],
+    *,
+    user_id: str | None | _Inherit = _Inherit.FROM_PARENT,
+    source: str | _Inherit = _Inherit.FROM_PARENT,
+    version: int = 1,
+    ids: Callable[[], str] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Event:
     """Create an event caused by ``parent``: same conversation, and the parent as its cause."""
     return new_event(
-        event_type, aggregate_id, aggregate_type, payload,
-        correlation_id=parent.metadata.correlation_id, causation_id=parent.event_id,
+        event_type,
+        aggregate_id,
+        aggregate_type,
+        payload,
+        correlation_id=parent.metadata.correlation_id,
+        causation_id=parent.event_id,
         user_id=parent.metadata.user_id if user_id is _Inherit.FROM_PARENT else user_id,
         source=parent.metadata.source if source is _Inherit.FROM_PARENT else source,
-        version=version, ids=ids, clock=clock)
+        version=version,
+        ids=ids,
+        clock=clock,
+    )
 
 
 # --- Tracing: rebuild "what caused what" from causationIds -------------------------------------
+
 
 def _order(event: Event) -> tuple[datetime, str]:
     return (event.timestamp, event.event_id)
@@ -642,8 +789,10 @@ class CausalTree:
         self.duplicates = duplicates  # identical redeliveries that trace() dropped
         cycle = _find_cycle(self.events)
         if cycle:
-            raise ValueError(f"causation cycle: {' -> '.join(cycle)} (each arrow points from an event "
-                             "to its cause); an event cannot cause itself, even indirectly")
+            raise ValueError(
+                f"causation cycle: {' -> '.join(cycle)} (each arrow points from an event "
+                "to its cause); an event cannot cause itself, even indirectly"
+            )
         ordered = sorted(self.events.values(), key=_order)
         self._children: dict[str, list[Event]] = {}
         for event in ordered:
@@ -719,8 +868,9 @@ class CausalTree:
         return self.text()
 
     def __repr__(self) -> str:
-        return (f"<CausalTree: {len(self.events)} events, {len(self.roots)} roots, "
-                f"{self.duplicates} duplicates>")
+        return (
+            f"<CausalTree: {len(self.events)} events, {len(self.roots)} roots, {self.duplicates} duplicates>"
+        )
 
 
 def _find_cycle(events: dict[str, Event]) -> list[str] | None:
@@ -731,7 +881,7 @@ def _find_cycle(events: dict[str, Event]) -> list[str] | None:
         current: str | None = start
         while current in events and current not in safe:
             if current in chain:
-                return chain[chain.index(current):] + [current]
+                return chain[chain.index(current) :] + [current]
             chain.append(current)
             current = events[current].metadata.causation_id
         safe.update(chain)
@@ -791,7 +941,9 @@ def trace(events: Iterable[Event]) -> CausalTree:
         if seen != event:
             old, new = seen.to_dict(), event.to_dict()
             differ = ", ".join(key for key in old if old[key] != new[key])
-            raise ValueError(f"two different events share eventId {event.event_id!r} (they differ "
-                             f"in {differ}); eventIds must be unique, only a redelivery may repeat one")
+            raise ValueError(
+                f"two different events share eventId {event.event_id!r} (they differ "
+                f"in {differ}); eventIds must be unique, only a redelivery may repeat one"
+            )
         duplicates += 1
     return CausalTree(by_id, duplicates)

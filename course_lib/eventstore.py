@@ -35,15 +35,38 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-from course_lib.events import MAX_EVENT_BYTES, Event, EventValidationError, Metadata, format_timestamp, new_event
+from course_lib.events import (
+    MAX_EVENT_BYTES,
+    Event,
+    EventValidationError,
+    Metadata,
+    format_timestamp,
+    new_event,
+)
 
 __all__ = [
-    "ANY", "NO_STREAM", "ExpectedVersion", "ConcurrencyError", "DuplicateEventError",
-    "EventTooLargeError", "StoredEvent", "AppendResult", "Snapshot", "EventStore",
-    "InMemoryEventStore", "SQLiteEventStore", "Subscription", "Upcaster",
-    "Aggregate", "Repository", "SnapshotStrategy", "EverySnapshot", "AggregateNotFound", "LoadInfo",
+    "ANY",
+    "NO_STREAM",
+    "ExpectedVersion",
+    "ConcurrencyError",
+    "DuplicateEventError",
+    "EventTooLargeError",
+    "StoredEvent",
+    "AppendResult",
+    "Snapshot",
+    "EventStore",
+    "InMemoryEventStore",
+    "SQLiteEventStore",
+    "Subscription",
+    "Upcaster",
+    "Aggregate",
+    "Repository",
+    "SnapshotStrategy",
+    "EverySnapshot",
+    "AggregateNotFound",
+    "LoadInfo",
 ]
 
 ANY = "any"
@@ -51,7 +74,7 @@ ANY = "any"
 NO_STREAM = "no stream"
 """Expected version meaning 'the stream must not exist yet' (the same as expecting version 0)."""
 
-ExpectedVersion = Union[int, str]
+ExpectedVersion = int | str
 
 
 class ConcurrencyError(Exception):
@@ -67,8 +90,10 @@ class ConcurrencyError(Exception):
 
     def __str__(self) -> str:
         wanted = "no stream (version 0)" if self.expected == NO_STREAM else f"version {self.expected}"
-        return (f"stream {self.stream_id!r}: expected {wanted}, but it is at version {self.actual}; "
-                "another writer appended first: reload the aggregate and retry the command")
+        return (
+            f"stream {self.stream_id!r}: expected {wanted}, but it is at version {self.actual}; "
+            "another writer appended first: reload the aggregate and retry the command"
+        )
 
 
 class DuplicateEventError(ValueError):
@@ -84,7 +109,7 @@ class StoredEvent:
     """An event as the store returns it: where it sits in its stream and in the whole store."""
 
     stream_id: str
-    version: int   # place in the stream, from 1, gapless
+    version: int  # place in the stream, from 1, gapless
     position: int  # place in the store, in commit order, from 1
     event: Event
 
@@ -121,6 +146,7 @@ class Snapshot:
 
 # --- Upcasting -------------------------------------------------------------------------------
 
+
 class Upcaster:
     """Moves old events forward to the current schema, one version step at a time.
 
@@ -135,8 +161,9 @@ class Upcaster:
     def __init__(self) -> None:
         self._steps: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-    def register(self, event_type: str, from_version: int,
-                 step: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    def register(
+        self, event_type: str, from_version: int, step: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> None:
         """Add the step that turns ``event_type`` payloads of ``from_version`` into ``from_version + 1``."""
         if (event_type, from_version) in self._steps:
             raise ValueError(f"{event_type} already has an upcaster from version {from_version}")
@@ -164,22 +191,31 @@ class Upcaster:
 
 # --- Encoding --------------------------------------------------------------------------------
 
+
 def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
     """Validate (dicts become Events) and encode; refuse anything over MAX_EVENT_BYTES."""
     if isinstance(event, dict):
         event = Event.from_dict(event)  # an oversized dict fails here, with the size in the message
     if not isinstance(event, Event):
-        raise TypeError(f"an event store stores Event objects (or their wire dicts), not "
-                        f"{type(event).__name__}")
+        raise TypeError(
+            f"an event store stores Event objects (or their wire dicts), not {type(event).__name__}"
+        )
     # The wire text the Event computed when it was validated: what we store is exactly
     # what was checked, even if someone mutated event.payload afterwards.
     text = event.to_json()
     size = len(text.encode("utf-8"))
     if size > MAX_EVENT_BYTES:  # an Event cannot be built this big; kept as the store's own guard
-        raise EventTooLargeError([("(event)", "too large",
-                                   f"event {event.event_id} encodes to {size:,} bytes, over the limit of "
-                                   f"{MAX_EVENT_BYTES:,} (MAX_EVENT_BYTES); nothing of this batch was "
-                                   "written. Store the large data elsewhere and put a reference in the payload")])
+        raise EventTooLargeError(
+            [
+                (
+                    "(event)",
+                    "too large",
+                    f"event {event.event_id} encodes to {size:,} bytes, over the limit of "
+                    f"{MAX_EVENT_BYTES:,} (MAX_EVENT_BYTES); nothing of this batch was "
+                    "written. Store the large data elsewhere and put a reference in the payload",
+                )
+            ]
+        )
     return event, text
 
 
@@ -197,15 +233,25 @@ def _decode(text: str) -> Event:
     metadata = object.__new__(Metadata)
     # A frozen dataclass refuses attribute assignment; filling the instance dict is the
     # same end state its __init__ reaches through object.__setattr__, minus the validation.
-    metadata.__dict__.update(correlation_id=m["correlationId"], causation_id=m["causationId"],
-                             user_id=m["userId"], source=m["source"])
+    metadata.__dict__.update(
+        correlation_id=m["correlationId"],
+        causation_id=m["causationId"],
+        user_id=m["userId"],
+        source=m["source"],
+    )
     event = object.__new__(Event)
     event.__dict__.update(
-        event_id=d["eventId"], event_type=d["eventType"], aggregate_id=d["aggregateId"],
+        event_id=d["eventId"],
+        event_type=d["eventType"],
+        aggregate_id=d["aggregateId"],
         aggregate_type=d["aggregateType"],
         # fromisoformat reads our own '...T14:30:00.000Z' far faster than the checked parser
         timestamp=datetime.fromisoformat(d["timestamp"][:-1] + "+00:00"),
-        version=d["version"], metadata=metadata, payload=d["payload"], _text=text)
+        version=d["version"],
+        metadata=metadata,
+        payload=d["payload"],
+        _text=text,
+    )
     return event
 
 
@@ -217,8 +263,9 @@ def _check_expected(stream_id: str, expected: ExpectedVersion, actual: int) -> N
     elif isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
         expected_number = expected
     else:
-        raise ValueError(f"expected_version must be a version number >= 0, NO_STREAM or ANY, "
-                         f"not {expected!r}")
+        raise ValueError(
+            f"expected_version must be a version number >= 0, NO_STREAM or ANY, not {expected!r}"
+        )
     if actual != expected_number:
         raise ConcurrencyError(stream_id, expected, actual)
 
@@ -233,6 +280,7 @@ def _batch(events: Iterable[Event | dict[str, Any]]) -> list[tuple[Event, str]]:
 
 # --- The interface ---------------------------------------------------------------------------
 
+
 class EventStore:
     """What every event store offers.
 
@@ -243,12 +291,15 @@ class EventStore:
 
     upcaster: Upcaster | None = None
 
-    def append(self, stream_id: str, events: Iterable[Event | dict[str, Any]],
-               expected_version: ExpectedVersion) -> AppendResult:
+    def append(
+        self, stream_id: str, events: Iterable[Event | dict[str, Any]], expected_version: ExpectedVersion
+    ) -> AppendResult:
         """Append ``events`` to the stream as one atomic batch, if it is at ``expected_version``."""
         raise NotImplementedError
 
-    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, str | Event]]:
+    def _read(
+        self, stream_id: str, from_version: int, to_version: int | None
+    ) -> list[tuple[int, int, str | Event]]:
         raise NotImplementedError
 
     def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str | Event]]:
@@ -265,8 +316,9 @@ class EventStore:
     def save_snapshot(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
 
-    def latest_snapshot(self, stream_id: str, max_version: int | None = None,
-                        schema_version: int | None = None) -> Snapshot | None:
+    def latest_snapshot(
+        self, stream_id: str, max_version: int | None = None, schema_version: int | None = None
+    ) -> Snapshot | None:
         """The newest snapshot of the stream, optionally no newer than ``max_version``
         and only of state schema ``schema_version``."""
         raise NotImplementedError
@@ -281,13 +333,17 @@ class EventStore:
 
     def read(self, stream_id: str, from_version: int = 1, to_version: int | None = None) -> list[StoredEvent]:
         """The stream's events with ``from_version <= version <= to_version``, in order."""
-        return [StoredEvent(stream_id, version, position, self._event(raw))
-                for version, position, raw in self._read(stream_id, from_version, to_version)]
+        return [
+            StoredEvent(stream_id, version, position, self._event(raw))
+            for version, position, raw in self._read(stream_id, from_version, to_version)
+        ]
 
     def read_all(self, after_position: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Every stream's events after ``after_position``, in commit order: what projections follow."""
-        return [StoredEvent(stream_id, version, position, self._event(raw))
-                for stream_id, version, position, raw in self._read_all(after_position, limit)]
+        return [
+            StoredEvent(stream_id, version, position, self._event(raw))
+            for stream_id, version, position, raw in self._read_all(after_position, limit)
+        ]
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
         """The stream as it was at time ``as_of``: its events up to the first one recorded later.
@@ -343,6 +399,7 @@ class Subscription:
 
 # --- In memory -------------------------------------------------------------------------------
 
+
 class InMemoryEventStore(EventStore):
     """The store as plain lists, behind one lock so threads append atomically."""
 
@@ -354,8 +411,9 @@ class InMemoryEventStore(EventStore):
         self._by_id: dict[str, int] = {}  # event_id -> position
         self._snapshots: dict[str, list[Snapshot]] = {}
 
-    def append(self, stream_id: str, events: Iterable[Event | dict[str, Any]],
-               expected_version: ExpectedVersion) -> AppendResult:
+    def append(
+        self, stream_id: str, events: Iterable[Event | dict[str, Any]], expected_version: ExpectedVersion
+    ) -> AppendResult:
         batch = _batch(events)
         with self._lock:
             known = [self._by_id.get(event.event_id) for event, _ in batch]
@@ -379,17 +437,23 @@ class InMemoryEventStore(EventStore):
                 self._streams[stream_id] = positions
             return AppendResult(stream_id, versions, new_positions)
 
-    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, Event]]:
+    def _read(
+        self, stream_id: str, from_version: int, to_version: int | None
+    ) -> list[tuple[int, int, Event]]:
         with self._lock:
             positions = self._streams.get(stream_id, [])
             last = len(positions) if to_version is None else min(to_version, len(positions))
-            return [(v, positions[v - 1], self._log[positions[v - 1] - 1][2])
-                    for v in range(max(from_version, 1), last + 1)]
+            return [
+                (v, positions[v - 1], self._log[positions[v - 1] - 1][2])
+                for v in range(max(from_version, 1), last + 1)
+            ]
 
     def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, Event]]:
         with self._lock:
             end = len(self._log) if limit is None else min(len(self._log), after_position + limit)
-            return [(s, v, p + 1, e) for p, (s, v, e) in enumerate(self._log[after_position:end], after_position)]
+            return [
+                (s, v, p + 1, e) for p, (s, v, e) in enumerate(self._log[after_position:end], after_position)
+            ]
 
     def current_version(self, stream_id: str) -> int:
         with self._lock:
@@ -405,12 +469,16 @@ class InMemoryEventStore(EventStore):
             copy = replace(snapshot, state=json.loads(json.dumps(snapshot.state)))
             self._snapshots.setdefault(snapshot.stream_id, []).append(copy)
 
-    def latest_snapshot(self, stream_id: str, max_version: int | None = None,
-                        schema_version: int | None = None) -> Snapshot | None:
+    def latest_snapshot(
+        self, stream_id: str, max_version: int | None = None, schema_version: int | None = None
+    ) -> Snapshot | None:
         with self._lock:
-            fits = [s for s in self._snapshots.get(stream_id, [])
-                    if (max_version is None or s.version <= max_version)
-                    and (schema_version is None or s.schema_version == schema_version)]
+            fits = [
+                s
+                for s in self._snapshots.get(stream_id, [])
+                if (max_version is None or s.version <= max_version)
+                and (schema_version is None or s.schema_version == schema_version)
+            ]
             if not fits:
                 return None
             best = max(fits, key=lambda s: s.version)
@@ -421,15 +489,18 @@ def _duplicate(stream_id: str, rows: list[tuple[str, int, int]]) -> AppendResult
     """The answer to a retried batch: where its events already are."""
     streams = {row[0] for row in rows}
     if streams != {stream_id}:
-        raise DuplicateEventError(f"these events are already stored in stream(s) {sorted(streams)}, "
-                                  f"not in {stream_id!r}")
+        raise DuplicateEventError(
+            f"these events are already stored in stream(s) {sorted(streams)}, not in {stream_id!r}"
+        )
     return AppendResult(stream_id, [row[1] for row in rows], [row[2] for row in rows], duplicate=True)
 
 
 def _mixed_message(stream_id: str, batch: list[tuple[Event, str]], known: Sequence[Any]) -> str:
-    old = [event.event_id for (event, _), k in zip(batch, known) if k]
-    return (f"append to {stream_id!r}: events {old} are already stored but the rest of the batch is "
-            "new; a retry must resend exactly the same batch, and new work needs new event ids")
+    old = [event.event_id for (event, _), k in zip(batch, known, strict=False) if k]
+    return (
+        f"append to {stream_id!r}: events {old} are already stored but the rest of the batch is "
+        "new; a retry must resend exactly the same batch, and new work needs new event ids"
+    )
 
 
 # --- SQLite ----------------------------------------------------------------------------------
@@ -469,16 +540,21 @@ class SQLiteEventStore(EventStore):
     throwaway store.
     """
 
-    def __init__(self, path: str | Path, *, upcaster: Upcaster | None = None,
-                 synchronous: str = "FULL", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        upcaster: Upcaster | None = None,
+        synchronous: str = "FULL",
+        timeout: float = 30.0,
+    ) -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = str(path)
         self.upcaster = upcaster
         self._lock = threading.RLock()  # one connection, shared safely between threads
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append is one transaction.
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -502,21 +578,28 @@ class SQLiteEventStore(EventStore):
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
 
-    def append(self, stream_id: str, events: Iterable[Event | dict[str, Any]],
-               expected_version: ExpectedVersion) -> AppendResult:
+    def append(
+        self, stream_id: str, events: Iterable[Event | dict[str, Any]], expected_version: ExpectedVersion
+    ) -> AppendResult:
         batch = _batch(events)  # validate and encode before taking the write lock
         if not batch:
             _check_expected(stream_id, expected_version, self.current_version(stream_id))
             return AppendResult(stream_id, [], [])
         try:
             with self._transaction() as db:
-                actual = db.execute("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
-                                    (stream_id,)).fetchone()[0]
+                actual = db.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+                ).fetchone()[0]
                 _check_expected(stream_id, expected_version, actual)
-                rows = [(stream_id, actual + i, event.event_id, format_timestamp(event.timestamp), text)
-                        for i, (event, text) in enumerate(batch, start=1)]
-                db.executemany("INSERT INTO events (stream_id, version, event_id, timestamp, data) "
-                               "VALUES (?, ?, ?, ?, ?)", rows)
+                rows = [
+                    (stream_id, actual + i, event.event_id, format_timestamp(event.timestamp), text)
+                    for i, (event, text) in enumerate(batch, start=1)
+                ]
+                db.executemany(
+                    "INSERT INTO events (stream_id, version, event_id, timestamp, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
                 last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         except (ConcurrencyError, sqlite3.IntegrityError):
             # The transaction has rolled back. Rare paths pay for one more query: was this a
@@ -535,7 +618,9 @@ class SQLiteEventStore(EventStore):
         with self._lock:
             rows = self._db.execute(
                 f"SELECT event_id, stream_id, version, position FROM events "
-                f"WHERE event_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+                f"WHERE event_id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
         found = {row[0]: row[1:] for row in rows}
         if not found:
             return None
@@ -548,26 +633,31 @@ class SQLiteEventStore(EventStore):
             return self._db.execute(
                 "SELECT version, position, data FROM events WHERE stream_id = ? AND version >= ? "
                 "AND version <= ? ORDER BY version",
-                (stream_id, from_version, to_version if to_version is not None else 2**62)).fetchall()
+                (stream_id, from_version, to_version if to_version is not None else 2**62),
+            ).fetchall()
 
     def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str]]:
         with self._lock:
             return self._db.execute(
                 "SELECT stream_id, version, position, data FROM events WHERE position > ? "
-                "ORDER BY position LIMIT ?", (after_position, -1 if limit is None else limit)).fetchall()
+                "ORDER BY position LIMIT ?",
+                (after_position, -1 if limit is None else limit),
+            ).fetchall()
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
         # The same rule as the base class, in SQL: stop before the first event recorded later.
         with self._lock:
             later = self._db.execute(
                 "SELECT MIN(version) FROM events WHERE stream_id = ? AND timestamp > ?",
-                (stream_id, format_timestamp(as_of))).fetchone()[0]
+                (stream_id, format_timestamp(as_of)),
+            ).fetchone()[0]
         return self.read(stream_id, 1, None if later is None else later - 1)
 
     def current_version(self, stream_id: str) -> int:
         with self._lock:
-            return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
-                                    (stream_id,)).fetchone()[0]
+            return self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()[0]
 
     def last_position(self) -> int:
         with self._lock:
@@ -579,12 +669,19 @@ class SQLiteEventStore(EventStore):
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
-                       (snapshot.stream_id, snapshot.version, snapshot.schema_version,
-                        json.dumps(snapshot.state, separators=(",", ":"))))
+            db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+                (
+                    snapshot.stream_id,
+                    snapshot.version,
+                    snapshot.schema_version,
+                    json.dumps(snapshot.state, separators=(",", ":")),
+                ),
+            )
 
-    def latest_snapshot(self, stream_id: str, max_version: int | None = None,
-                        schema_version: int | None = None) -> Snapshot | None:
+    def latest_snapshot(
+        self, stream_id: str, max_version: int | None = None, schema_version: int | None = None
+    ) -> Snapshot | None:
         query = "SELECT version, schema_version, state FROM snapshots WHERE stream_id = ? AND version <= ?"
         args: list[Any] = [stream_id, max_version if max_version is not None else 2**62]
         if schema_version is not None:
@@ -621,6 +718,7 @@ class _Transaction:
 
 # --- Aggregates and the repository -------------------------------------------------------------
 
+
 class AggregateNotFound(KeyError):
     """No events exist for this aggregate id (or none as early as the time asked for)."""
 
@@ -645,8 +743,13 @@ class Aggregate:
     state_schema_version = 1  # bump when snapshot_state()'s shape changes
     source = "course"
 
-    def __init__(self, aggregate_id: str, *, ids: Callable[[], str] | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        aggregate_id: str,
+        *,
+        ids: Callable[[], str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.id = aggregate_id
         self.version = 0
         self.pending: list[Event] = []  # recorded but not yet saved
@@ -658,13 +761,24 @@ class Aggregate:
         """Change the state from one event. Subclasses implement it."""
         raise NotImplementedError(f"{type(self).__name__}.apply must handle {event.event_type}")
 
-    def record(self, event_type: str, payload: dict[str, Any], *, version: int = 1,
-               user_id: str | None = None) -> Event:
+    def record(
+        self, event_type: str, payload: dict[str, Any], *, version: int = 1, user_id: str | None = None
+    ) -> Event:
         """Create the event, apply it, and keep it for the next save."""
         correlation_id, causation_id = self.cause or (None, None)
-        event = new_event(event_type, self.id, self.aggregate_type, payload, version=version,
-                          correlation_id=correlation_id, causation_id=causation_id,
-                          user_id=user_id, source=self.source, ids=self._ids, clock=self._clock)
+        event = new_event(
+            event_type,
+            self.id,
+            self.aggregate_type,
+            payload,
+            version=version,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            user_id=user_id,
+            source=self.source,
+            ids=self._ids,
+            clock=self._clock,
+        )
         self.replay(event)
         self.pending.append(event)
         return event
@@ -724,15 +838,23 @@ class Repository:
         """A new, empty aggregate (nothing is stored until it records events and is saved)."""
         return self.aggregate_class(aggregate_id, ids=self.ids, clock=self.clock)
 
-    def load(self, aggregate_id: str, *, at_version: int | None = None,
-             as_of: datetime | None = None, use_snapshots: bool = True) -> Aggregate:
+    def load(
+        self,
+        aggregate_id: str,
+        *,
+        at_version: int | None = None,
+        as_of: datetime | None = None,
+        use_snapshots: bool = True,
+    ) -> Aggregate:
         """The aggregate now, as of stream version ``at_version``, or as of time ``as_of``."""
         if at_version is not None and as_of is not None:
             raise ValueError("give at_version or as_of, not both")
         if as_of is not None:
             history = self.store.read_as_of(aggregate_id, as_of)
             if not history:
-                raise AggregateNotFound(f"{aggregate_id!r} had no events at or before {format_timestamp(as_of)}")
+                raise AggregateNotFound(
+                    f"{aggregate_id!r} had no events at or before {format_timestamp(as_of)}"
+                )
             at_version = history[-1].version
         aggregate = self.create(aggregate_id)
         info = LoadInfo()
@@ -742,8 +864,9 @@ class Repository:
             # Written by a class with another state shape: misreading it would be worse than
             # replaying. Use the newest snapshot of the current shape, if there is one.
             info.stale_snapshot_ignored = True
-            snapshot = self.store.latest_snapshot(aggregate_id, at_version,
-                                                  schema_version=aggregate.state_schema_version)
+            snapshot = self.store.latest_snapshot(
+                aggregate_id, at_version, schema_version=aggregate.state_schema_version
+            )
         if snapshot is not None:
             aggregate.restore_state(snapshot.state)
             aggregate.version = snapshot.version
@@ -764,6 +887,12 @@ class Repository:
         result = self.store.append(aggregate.id, pending, expected_version=loaded_at or NO_STREAM)
         aggregate.pending = []
         if self.snapshots is not None and self.snapshots.due(loaded_at, aggregate.version):
-            self.store.save_snapshot(Snapshot(aggregate.id, aggregate.version,
-                                              aggregate.state_schema_version, aggregate.snapshot_state()))
+            self.store.save_snapshot(
+                Snapshot(
+                    aggregate.id,
+                    aggregate.version,
+                    aggregate.state_schema_version,
+                    aggregate.snapshot_state(),
+                )
+            )
         return result

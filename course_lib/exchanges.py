@@ -46,15 +46,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "Message", "Queue", "Routed", "Exchange", "DirectExchange", "FanoutExchange", "TopicExchange",
-    "HeadersExchange", "topic_words", "topic_matches", "headers_match", "X_MATCH_MODES",
-    "nats_tokens", "nats_subject_matches", "validate_nats_subject", "NatsMessage", "Subscription",
-    "NatsBus", "SimClock", "StreamMessage", "Stream", "JsMessage", "JsConsumer", "JetStream",
+    "Message",
+    "Queue",
+    "Routed",
+    "Exchange",
+    "DirectExchange",
+    "FanoutExchange",
+    "TopicExchange",
+    "HeadersExchange",
+    "topic_words",
+    "topic_matches",
+    "headers_match",
+    "X_MATCH_MODES",
+    "nats_tokens",
+    "nats_subject_matches",
+    "validate_nats_subject",
+    "NatsMessage",
+    "Subscription",
+    "NatsBus",
+    "SimClock",
+    "StreamMessage",
+    "Stream",
+    "JsMessage",
+    "JsConsumer",
+    "JetStream",
     "NoStreamError",
 ]
 
 
 # --- RabbitMQ ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Message:
@@ -154,12 +175,15 @@ class Exchange:
     def _remember(self, queue: Queue) -> None:
         known = self.queues.get(queue.name)
         if known is not None and known is not queue:
-            raise ValueError(f"another queue named {queue.name!r} is already bound to {self.name!r}; "
-                             "queue names are unique per broker")
+            raise ValueError(
+                f"another queue named {queue.name!r} is already bound to {self.name!r}; "
+                "queue names are unique per broker"
+            )
         self.queues[queue.name] = queue
 
-    def publish(self, routing_key: str = "", body: Any = None,
-                headers: Mapping[str, Any] | None = None) -> Routed:
+    def publish(
+        self, routing_key: str = "", body: Any = None, headers: Mapping[str, Any] | None = None
+    ) -> Routed:
         """Route one message; return which queues got it. No match: kept in ``returned``."""
         message = Message(routing_key, body, dict(headers or {}))
         names = tuple(sorted(self._match(message)))
@@ -229,6 +253,7 @@ def _discard(table: dict[Any, set[str]], key: Any, name: str) -> None:
 
 
 # --- topic: the matching rule and a trie that applies it to many bindings at once -------
+
 
 def topic_words(key: str) -> list[str]:
     """Split a topic key into words. ``""`` has zero words; ``"a..b"`` has three."""
@@ -345,13 +370,20 @@ def headers_match(arguments: Mapping[str, Any], headers: Mapping[str, Any]) -> b
     """
     mode = arguments.get("x-match", "all")
     if mode not in X_MATCH_MODES:
-        raise ValueError(f"x-match must be one of {', '.join(X_MATCH_MODES)}; got {mode!r} "
-                         "(RabbitMQ refuses such a binding)")
+        raise ValueError(
+            f"x-match must be one of {', '.join(X_MATCH_MODES)}; got {mode!r} "
+            "(RabbitMQ refuses such a binding)"
+        )
     with_x = mode.endswith("-with-x")
-    wanted = {name: value for name, value in arguments.items()
-              if name != "x-match" and (with_x or not name.startswith("x-"))}
-    hits = [name in headers and (value is None or _same_value(value, headers[name]))
-            for name, value in wanted.items()]
+    wanted = {
+        name: value
+        for name, value in arguments.items()
+        if name != "x-match" and (with_x or not name.startswith("x-"))
+    }
+    hits = [
+        name in headers and (value is None or _same_value(value, headers[name]))
+        for name, value in wanted.items()
+    ]
     return all(hits) if mode.startswith("all") else any(hits)
 
 
@@ -488,8 +520,9 @@ class NatsBus:
         self.unheard = 0  # messages that reached no subscriber at all: gone
         self._rng = random.Random(seed)
 
-    def subscribe(self, pattern: str, queue_group: str | None = None,
-                  pending_limit: int = 65536) -> Subscription:
+    def subscribe(
+        self, pattern: str, queue_group: str | None = None, pending_limit: int = 65536
+    ) -> Subscription:
         validate_nats_subject(pattern, wildcards=True)
         if pending_limit < 1:
             raise ValueError(f"pending_limit must be at least 1; got {pending_limit}")
@@ -527,6 +560,7 @@ class NatsBus:
 
 
 # --- JetStream --------------------------------------------------------------------------
+
 
 @dataclass
 class SimClock:
@@ -680,8 +714,14 @@ class JetStream:
         self.streams: dict[str, Stream] = {}
         self.consumers: dict[tuple[str, str], JsConsumer] = {}
 
-    def add_stream(self, name: str, subjects: Iterable[str], retention: str = "limits",
-                   max_msgs: int | None = None, max_age: float | None = None) -> Stream:
+    def add_stream(
+        self,
+        name: str,
+        subjects: Iterable[str],
+        retention: str = "limits",
+        max_msgs: int | None = None,
+        max_age: float | None = None,
+    ) -> Stream:
         if retention not in RETENTIONS:
             raise ValueError(f"retention must be one of {', '.join(RETENTIONS)}; got {retention!r}")
         subjects = tuple(subjects)
@@ -704,8 +744,14 @@ class JetStream:
                 return stream.last_seq
         raise NoStreamError(f"no stream captures subject {subject!r}; add_stream(..., subjects=[...]) first")
 
-    def add_consumer(self, stream: str, durable: str, filter_subject: str | None = None,
-                     ack_wait: float = 30.0, max_deliver: int | None = None) -> JsConsumer:
+    def add_consumer(
+        self,
+        stream: str,
+        durable: str,
+        filter_subject: str | None = None,
+        ack_wait: float = 30.0,
+        max_deliver: int | None = None,
+    ) -> JsConsumer:
         """Create a durable consumer, or return the existing one of that name (durable!)."""
         if (stream, durable) in self.consumers:
             return self.consumers[(stream, durable)]
@@ -713,9 +759,15 @@ class JetStream:
         if target.retention == "workqueue":
             # The server refuses any overlap; comparing filters for equality is the simple case.
             for other in self._consumers_of(target):
-                if other.filter_subject is None or filter_subject is None or other.filter_subject == filter_subject:
-                    raise ValueError(f"workqueue stream {stream!r}: consumer {other.durable!r} already takes "
-                                     "these subjects; each message goes to one consumer only")
+                if (
+                    other.filter_subject is None
+                    or filter_subject is None
+                    or other.filter_subject == filter_subject
+                ):
+                    raise ValueError(
+                        f"workqueue stream {stream!r}: consumer {other.durable!r} already takes "
+                        "these subjects; each message goes to one consumer only"
+                    )
         # Deliver policy "all": start at the oldest message the stream still holds.
         first = min(target.messages) if target.messages else target.last_seq + 1
         consumer = JsConsumer(self, target, durable, filter_subject, ack_wait, max_deliver, next_seq=first)
@@ -729,8 +781,11 @@ class JetStream:
         if stream.retention == "workqueue":
             stream.messages.pop(seq, None)
         elif stream.retention == "interest":
-            interested = [c for c in self._consumers_of(stream) if c._wants(stream.messages[seq])] \
-                if seq in stream.messages else []
+            interested = (
+                [c for c in self._consumers_of(stream) if c._wants(stream.messages[seq])]
+                if seq in stream.messages
+                else []
+            )
             if all(seq in c.acked for c in interested):
                 stream.messages.pop(seq, None)
 

@@ -41,8 +41,11 @@ _CODEC_MODULES = {"gzip": None, "lz4": "lz4", "snappy": "snappy", "zstd": "zstan
 
 def available_compression() -> list[str]:
     """Compression codecs kafka-python can use here (each but gzip needs an extra package)."""
-    return [codec for codec, module in _CODEC_MODULES.items()
-            if module is None or importlib.util.find_spec(module) is not None]
+    return [
+        codec
+        for codec, module in _CODEC_MODULES.items()
+        if module is None or importlib.util.find_spec(module) is not None
+    ]
 
 
 def connect(bootstrap_servers: str | None = None) -> BrokerConnection:
@@ -70,10 +73,15 @@ class BrokerConnection:
         from kafka import KafkaAdminClient, KafkaConsumer
 
         self.bootstrap_servers = bootstrap_servers
-        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+        self.admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
+        )
         # A group-less consumer for offsets and reading: no group, so no joins to wait for.
-        self._reader = KafkaConsumer(bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                                     enable_auto_commit=False)
+        self._reader = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            enable_auto_commit=False,
+        )
         self._configs: dict[str, dict[str, str]] = {}
         self._replication: dict[str, int] = {}
 
@@ -85,18 +93,33 @@ class BrokerConnection:
         self.admin.close()
 
     # -- topics --
-    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
-                     config: dict[str, Any] | None = None) -> TopicDescription:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: dict[str, Any] | None = None,
+    ) -> TopicDescription:
         """Create a topic; settings are checked with the embedded rules first, for the same errors."""
         from kafka.errors import TopicAlreadyExistsError
 
         TopicConfig.from_dict(config)  # refuse out-of-range values with the valid range, before the broker
         configs = {key: str(value) for key, value in (config or {}).items()}
         try:
-            self.admin.create_topics({name: {"num_partitions": partitions, "replication_factor": replication_factor,
-                                             "configs": configs}}, wait_for_metadata=True)
+            self.admin.create_topics(
+                {
+                    name: {
+                        "num_partitions": partitions,
+                        "replication_factor": replication_factor,
+                        "configs": configs,
+                    }
+                },
+                wait_for_metadata=True,
+            )
         except TopicAlreadyExistsError:
-            raise TopicExistsError(f"topic '{name}' already exists; delete it first or pick another name") from None
+            raise TopicExistsError(
+                f"topic '{name}' already exists; delete it first or pick another name"
+            ) from None
         self._configs[name] = configs
         self._replication[name] = replication_factor
         return self.describe_topic(name)
@@ -154,8 +177,16 @@ class BrokerConnection:
         infos = []
         for p in sorted(found[0]["partitions"], key=lambda p: p["partition_index"]):
             tp = _kafka_tp((name, p["partition_index"]))
-            infos.append(PartitionInfo(p["partition_index"], p["leader_id"], tuple(p["replica_nodes"]),
-                                       tuple(p["isr_nodes"]), starts[tp], ends[tp]))
+            infos.append(
+                PartitionInfo(
+                    p["partition_index"],
+                    p["leader_id"],
+                    tuple(p["replica_nodes"]),
+                    tuple(p["isr_nodes"]),
+                    starts[tp],
+                    ends[tp],
+                )
+            )
         rf = self._replication.get(name, len(found[0]["partitions"][0]["replica_nodes"]))
         return TopicDescription(name, tuple(infos), rf, dict(self._configs.get(name, {})))
 
@@ -169,7 +200,9 @@ class BrokerConnection:
         owners: dict[TopicPartition, str] = {}
         for member in info.get("members", []):
             assignment = member.get("member_assignment") or {}
-            for topic, parts in getattr(assignment, "assignment", None) or assignment.get("assigned_partitions", []) or []:
+            for topic, parts in (
+                getattr(assignment, "assignment", None) or assignment.get("assigned_partitions", []) or []
+            ):
                 for p in parts:
                     owners[TopicPartition(topic, p)] = member.get("member_id")
         return str(info.get("group_state", "Unknown")), owners
@@ -185,14 +218,28 @@ class BrokerConnection:
             found = offsets.get(_kafka_tp(tp))
             current = found.offset if found is not None and found.offset >= 0 else None
             end = ends[_kafka_tp(tp)]
-            rows.append(GroupOffsetRow(tp.topic, tp.partition, current, end,
-                                       None if current is None else end - current, owners.get(tp)))
+            rows.append(
+                GroupOffsetRow(
+                    tp.topic,
+                    tp.partition,
+                    current,
+                    end,
+                    None if current is None else end - current,
+                    owners.get(tp),
+                )
+            )
         if state == "Unknown":
             state = "Stable" if owners else "Empty"
         return GroupDescription(group_id, state, tuple(rows))
 
-    def reset_offsets(self, group_id: str, topic: str, to: str | None = None,
-                      to_timestamp: int | None = None, to_offset: int | None = None) -> dict[int, int]:
+    def reset_offsets(
+        self,
+        group_id: str,
+        topic: str,
+        to: str | None = None,
+        to_timestamp: int | None = None,
+        to_offset: int | None = None,
+    ) -> dict[int, int]:
         """kafka-consumer-groups --reset-offsets --execute; the broker refuses while members run."""
         from kafka.admin import OffsetSpec, OffsetTimestamp
 
@@ -205,14 +252,22 @@ class BrokerConnection:
         else:
             spec = OffsetTimestamp(to_timestamp) if to_timestamp is not None else int(to_offset)
         result = self.admin.reset_group_offsets(group_id, {tp: spec for tp in self._tps(topic)})
-        errors = {tp.partition: r["error"].__name__ for tp, r in result.items() if r["error"].__name__ != "NoError"}
+        errors = {
+            tp.partition: r["error"].__name__ for tp, r in result.items() if r["error"].__name__ != "NoError"
+        }
         if errors:
-            raise GroupNotEmptyError(f"the broker refused to reset group '{group_id}' ({errors}); "
-                                     "stop its consumers first")
+            raise GroupNotEmptyError(
+                f"the broker refused to reset group '{group_id}' ({errors}); stop its consumers first"
+            )
         return {tp.partition: r["offset"] for tp, r in sorted(result.items())}
 
-    def read_from_beginning(self, topic: str, max_messages: int = 10, timeout_ms: int = 10_000) -> list[Record]:
-        """Partition by partition from the log start, like the embedded cluster's (a console consumer interleaves)."""
+    def read_from_beginning(
+        self, topic: str, max_messages: int = 10, timeout_ms: int = 10_000
+    ) -> list[Record]:
+        """Partition by partition from the log start, like the embedded cluster's.
+
+        (A console consumer interleaves partitions.)
+        """
         out: list[Record] = []
         ends = self.end_offsets(topic)
         for p in sorted(ends):
@@ -223,11 +278,14 @@ class BrokerConnection:
             self._reader.seek_to_beginning(tp)
             deadline = time.monotonic() + timeout_ms / 1000
             got: list[Record] = []
-            while len(out) + len(got) < max_messages and self._reader.position(tp) < ends[p] \
-                    and time.monotonic() < deadline:  # ends[] is checked: see _end_offsets
+            while (
+                len(out) + len(got) < max_messages
+                and self._reader.position(tp) < ends[p]
+                and time.monotonic() < deadline
+            ):  # ends[] is checked: see _end_offsets
                 for records in self._reader.poll(timeout_ms=200).values():
                     got += [_record(r) for r in records]
-            out += got[:max_messages - len(out)]
+            out += got[: max_messages - len(out)]
         return out
 
     # -- clients --
@@ -255,33 +313,69 @@ class BrokerFuture:
 class BrokerProducer:
     """kafka-python's KafkaProducer behind the embedded Producer's ``send``/``flush``/``close``."""
 
-    def __init__(self, bootstrap_servers: str, *, acks: str | int = "all", enable_idempotence: bool = True,
-                 retries: int = 2_147_483_647, linger_ms: int = 0, batch_size: int = 16_384,
-                 max_in_flight_requests_per_connection: int = 5, retry_backoff_ms: int = 100,
-                 delivery_timeout_ms: int = 120_000, compression_type: str = "none",
-                 client_id: str = "producer-1", seed: int = 0) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        acks: str | int = "all",
+        enable_idempotence: bool = True,
+        retries: int = 2_147_483_647,
+        linger_ms: int = 0,
+        batch_size: int = 16_384,
+        max_in_flight_requests_per_connection: int = 5,
+        retry_backoff_ms: int = 100,
+        delivery_timeout_ms: int = 120_000,
+        compression_type: str = "none",
+        client_id: str = "producer-1",
+        seed: int = 0,
+    ) -> None:
         from kafka import KafkaProducer
 
         if compression_type not in ("none", *available_compression()):
-            raise RuntimeError(f"compression_type={compression_type!r} needs a package that is not installed "
-                               f"here; available: {', '.join(available_compression())}")
+            raise RuntimeError(
+                f"compression_type={compression_type!r} needs a package that is not installed "
+                f"here; available: {', '.join(available_compression())}"
+            )
         self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            acks=acks, enable_idempotence=enable_idempotence, retries=retries, linger_ms=linger_ms,
-            batch_size=batch_size, max_in_flight_requests_per_connection=max_in_flight_requests_per_connection,
-            retry_backoff_ms=retry_backoff_ms, delivery_timeout_ms=delivery_timeout_ms,
-            compression_type=None if compression_type == "none" else compression_type, client_id=client_id)
+            bootstrap_servers=bootstrap_servers,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            acks=acks,
+            enable_idempotence=enable_idempotence,
+            retries=retries,
+            linger_ms=linger_ms,
+            batch_size=batch_size,
+            max_in_flight_requests_per_connection=max_in_flight_requests_per_connection,
+            retry_backoff_ms=retry_backoff_ms,
+            delivery_timeout_ms=delivery_timeout_ms,
+            compression_type=None if compression_type == "none" else compression_type,
+            client_id=client_id,
+        )
         self.acks, self.enable_idempotence, self.linger_ms = acks, enable_idempotence, linger_ms
 
-    def send(self, topic: str, key: bytes | str | None = None, value: bytes | str | None = None,
-             headers: dict[str, bytes | str] | Iterable[tuple[str, bytes]] | None = None, *,
-             partition: int | None = None, timestamp_ms: int | None = None, callback=None) -> BrokerFuture:
+    def send(
+        self,
+        topic: str,
+        key: bytes | str | None = None,
+        value: bytes | str | None = None,
+        headers: dict[str, bytes | str] | Iterable[tuple[str, bytes]] | None = None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        callback=None,
+    ) -> BrokerFuture:
         pairs = headers.items() if isinstance(headers, dict) else (headers or ())
-        future = self._producer.send(topic, key=to_bytes(key), value=to_bytes(value),
-                                     headers=[(str(n), to_bytes(v)) for n, v in pairs] or None,
-                                     partition=partition, timestamp_ms=timestamp_ms)
+        future = self._producer.send(
+            topic,
+            key=to_bytes(key),
+            value=to_bytes(value),
+            headers=[(str(n), to_bytes(v)) for n, v in pairs] or None,
+            partition=partition,
+            timestamp_ms=timestamp_ms,
+        )
         if callback is not None:
-            future.add_callback(lambda m: callback(None, RecordMetadata(m.topic, m.partition, m.offset, m.timestamp)))
+            future.add_callback(
+                lambda m: callback(None, RecordMetadata(m.topic, m.partition, m.offset, m.timestamp))
+            )
             future.add_errback(lambda error: callback(error, None))
         return BrokerFuture(future)
 
@@ -301,19 +395,32 @@ class BrokerProducer:
 class BrokerConsumer:
     """kafka-python's KafkaConsumer behind the embedded Consumer's methods (flat record lists)."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str | None = None, *, assignor: str = "range",
-                 auto_offset_reset: str = "latest", enable_auto_commit: bool = True,
-                 auto_commit_interval_ms: int = 5_000, session_timeout_ms: int | None = None,
-                 max_poll_records: int = 500, client_id: str | None = None,
-                 connection: BrokerConnection | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str | None = None,
+        *,
+        assignor: str = "range",
+        auto_offset_reset: str = "latest",
+        enable_auto_commit: bool = True,
+        auto_commit_interval_ms: int = 5_000,
+        session_timeout_ms: int | None = None,
+        max_poll_records: int = 500,
+        client_id: str | None = None,
+        connection: BrokerConnection | None = None,
+    ) -> None:
         from kafka import KafkaConsumer
         from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
         from kafka.coordinator.assignors.range import RangePartitionAssignor
         from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
         from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
-        strategies = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
-                      "sticky": StickyPartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor}
+        strategies = {
+            "range": RangePartitionAssignor,
+            "roundrobin": RoundRobinPartitionAssignor,
+            "sticky": StickyPartitionAssignor,
+            "cooperative-sticky": CooperativeStickyAssignor,
+        }
         if assignor not in strategies:
             raise ValueError(f"assignor={assignor!r}; choose one of {sorted(strategies)}")
         timings = dict(GROUP_TIMINGS)
@@ -323,10 +430,17 @@ class BrokerConsumer:
         self.client_id = client_id or "consumer"
         self._connection = connection
         self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, group_id=group_id,
-            auto_offset_reset=auto_offset_reset, enable_auto_commit=enable_auto_commit and group_id is not None,
-            auto_commit_interval_ms=auto_commit_interval_ms, max_poll_records=max_poll_records,
-            partition_assignment_strategy=[strategies[assignor]], client_id=self.client_id, **timings)
+            bootstrap_servers=bootstrap_servers,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            group_id=group_id,
+            auto_offset_reset=auto_offset_reset,
+            enable_auto_commit=enable_auto_commit and group_id is not None,
+            auto_commit_interval_ms=auto_commit_interval_ms,
+            max_poll_records=max_poll_records,
+            partition_assignment_strategy=[strategies[assignor]],
+            client_id=self.client_id,
+            **timings,
+        )
 
     def subscribe(self, topics: str | Iterable[str]) -> None:
         self._consumer.subscribe([topics] if isinstance(topics, str) else list(topics))
@@ -355,7 +469,9 @@ class BrokerConsumer:
             return
         from kafka.structs import OffsetAndMetadata
 
-        self._consumer.commit({_kafka_tp(tp): OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+        self._consumer.commit(
+            {_kafka_tp(tp): OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+        )
 
     def committed(self, tp: TopicPartition) -> int | None:
         return self._consumer.committed(_kafka_tp(tp))
@@ -377,10 +493,16 @@ class BrokerConsumer:
         for tp, end in self._connection._end_offsets(tps).items():  # checked ends: see _end_offsets
             self._consumer.seek(tp, end)
 
-    def offsets_for_times(self, timestamps: dict[TopicPartition, int]) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+    def offsets_for_times(
+        self, timestamps: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         found = self._consumer.offsets_for_times({_kafka_tp(tp): ts for tp, ts in timestamps.items()})
-        return {TopicPartition(tp.topic, tp.partition): None if v is None else OffsetAndTimestamp(v.offset, v.timestamp)
-                for tp, v in found.items()}
+        return {
+            TopicPartition(tp.topic, tp.partition): None
+            if v is None
+            else OffsetAndTimestamp(v.offset, v.timestamp)
+            for tp, v in found.items()
+        }
 
     def close(self) -> None:
         self._consumer.close()

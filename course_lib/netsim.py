@@ -41,6 +41,7 @@ OUTCOMES = ("ok", "fail", "info")  # info = unknown: the client never heard back
 
 # -- latency distributions ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Latency:
     """One-way message latency in milliseconds: ``base`` plus a random part.
@@ -56,9 +57,13 @@ class Latency:
 
     def __post_init__(self) -> None:
         if self.jitter not in ("exponential", "uniform", "none"):
-            raise ValueError(f"Latency.jitter must be 'exponential', 'uniform' or 'none', got {self.jitter!r}")
+            raise ValueError(
+                f"Latency.jitter must be 'exponential', 'uniform' or 'none', got {self.jitter!r}"
+            )
         if self.base < 0 or self.spread < 0:
-            raise ValueError(f"Latency.base and Latency.spread must be >= 0, got {self.base} and {self.spread}")
+            raise ValueError(
+                f"Latency.base and Latency.spread must be >= 0, got {self.base} and {self.spread}"
+            )
 
     def draw(self, rng: random.Random) -> float:
         if self.jitter == "none" or self.spread == 0:
@@ -71,6 +76,7 @@ class Latency:
 
 
 # -- the history of client operations ----------------------------------------------------
+
 
 @dataclass
 class Operation:
@@ -127,8 +133,15 @@ class History:
         self.operations.append(op)
         return op
 
-    def complete(self, op: Operation, outcome: str, time: float, value: Any = None,
-                 node: str | None = None, note: str = "") -> None:
+    def complete(
+        self,
+        op: Operation,
+        outcome: str,
+        time: float,
+        value: Any = None,
+        node: str | None = None,
+        note: str = "",
+    ) -> None:
         """Finish ``op``; a read's ``value`` is what it returned. Completing twice is an error."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
@@ -158,11 +171,29 @@ class History:
         events = []
         for op in self.operations:
             invoked_value = None if op.kind == "read" else op.value
-            events.append({"type": "invoke", "process": op.process, "f": op.kind, "key": op.key,
-                           "value": invoked_value, "time": op.invoke_time, "index": op.index})
+            events.append(
+                {
+                    "type": "invoke",
+                    "process": op.process,
+                    "f": op.kind,
+                    "key": op.key,
+                    "value": invoked_value,
+                    "time": op.invoke_time,
+                    "index": op.index,
+                }
+            )
             if op.outcome is not None:
-                events.append({"type": op.outcome, "process": op.process, "f": op.kind, "key": op.key,
-                               "value": op.value, "time": op.complete_time, "index": op.index})
+                events.append(
+                    {
+                        "type": op.outcome,
+                        "process": op.process,
+                        "f": op.kind,
+                        "key": op.key,
+                        "value": op.value,
+                        "time": op.complete_time,
+                        "index": op.index,
+                    }
+                )
         order = {"invoke": 1}  # at equal times a completion comes before a new invocation
         return sorted(events, key=lambda e: (e["time"], order.get(e["type"], 0), e["index"]))
 
@@ -195,8 +226,10 @@ class History:
         return stale
 
     def as_dicts(self) -> dict:
-        return {"operations": [asdict(op) for op in self.operations],
-                "faults": [asdict(f) for f in self.faults]}
+        return {
+            "operations": [asdict(op) for op in self.operations],
+            "faults": [asdict(f) for f in self.faults],
+        }
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys): equal runs give equal strings."""
@@ -204,13 +237,17 @@ class History:
 
     def table(self, limit: int | None = None) -> str:
         """A readable fixed-width table of the operations (for notebooks)."""
-        rows = [f"{'#':>3} {'process':<10} {'op':<5} {'key':<8} {'value':<12} {'invoked':>8} {'done':>8} "
-                f"{'node':<5} outcome"]
+        rows = [
+            f"{'#':>3} {'process':<10} {'op':<5} {'key':<8} {'value':<12} {'invoked':>8} {'done':>8} "
+            f"{'node':<5} outcome"
+        ]
         for op in self.operations[:limit]:
             done = "-" if op.complete_time is None else f"{op.complete_time:8.2f}"
-            rows.append(f"{op.index:>3} {op.process:<10} {op.kind:<5} {op.key:<8} {_short(op.value):<12} "
-                        f"{op.invoke_time:8.2f} {done:>8} {op.node or '-':<5} "
-                        f"{op.outcome}{' (' + op.note + ')' if op.note else ''}")
+            rows.append(
+                f"{op.index:>3} {op.process:<10} {op.kind:<5} {op.key:<8} {_short(op.value):<12} "
+                f"{op.invoke_time:8.2f} {done:>8} {op.node or '-':<5} "
+                f"{op.outcome}{' (' + op.note + ')' if op.note else ''}"
+            )
         return "\n".join(rows)
 
 
@@ -224,6 +261,7 @@ def _short(value: Any) -> str:
 
 
 # -- messages, nodes, partitions -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Message:
@@ -268,6 +306,7 @@ class Node:
         def fire() -> None:
             if self.up and self._epoch == epoch:
                 action()
+
         self.net.schedule(delay, fire)
 
     def on_message(self, msg: Message) -> None:  # pragma: no cover - subclasses override
@@ -332,9 +371,15 @@ class MessageStats:
     def summary(self, operations: int | None = None) -> dict:
         ops = operations if operations is not None else len(self.per_op)
         return {
-            "sent": self.sent, "delivered": self.delivered, "duplicated": self.duplicated,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "duplicated": self.duplicated,
             "reordered": self.reordered,
-            "dropped": {"loss": self.dropped_loss, "partition": self.dropped_partition, "down": self.dropped_down},
+            "dropped": {
+                "loss": self.dropped_loss,
+                "partition": self.dropped_partition,
+                "down": self.dropped_down,
+            },
             "messages_per_op": round(sum(self.per_op.values()) / ops, 3) if ops else 0.0,
             "latency_ms": {f"p{p}": percentile(self.latencies, p) for p in (50, 95, 99)},
         }
@@ -357,9 +402,16 @@ class Network:
     later messages overtake it. ``links`` overrides latency per (src, dst) pair.
     """
 
-    def __init__(self, seed: int, latency: Latency | None = None, loss: float = 0.0,
-                 duplicate: float = 0.0, reorder: float = 0.0, reorder_delay: float = 10.0,
-                 links: dict[tuple[str, str], Latency] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        latency: Latency | None = None,
+        loss: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        reorder_delay: float = 10.0,
+        links: dict[tuple[str, str], Latency] | None = None,
+    ) -> None:
         for name, p in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder)):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"Network.{name} is a probability between 0 and 1, got {p}")
@@ -478,17 +530,25 @@ class Network:
         if not keep_memory:
             node.memory = {}
         node.up = True
-        self.history.faults.append(Fault(self.now, "restart", f"{name} ({'kept' if keep_memory else 'lost'} memory)"))
+        self.history.faults.append(
+            Fault(self.now, "restart", f"{name} ({'kept' if keep_memory else 'lost'} memory)")
+        )
         node.on_restart()
 
     # results
     def report(self) -> str:
         """History and statistics as canonical JSON: the thing two equal runs agree on byte for byte."""
         self.history.close(self.now)
-        return json.dumps({"seed": self.seed, "history": self.history.as_dicts(),
-                           "stats": self.stats.summary(len(self.history.operations)),
-                           "events": self.events_processed},
-                          sort_keys=True, default=repr)
+        return json.dumps(
+            {
+                "seed": self.seed,
+                "history": self.history.as_dicts(),
+                "stats": self.stats.summary(len(self.history.operations)),
+                "events": self.events_processed,
+            },
+            sort_keys=True,
+            default=repr,
+        )
 
 
 class Nemesis:
@@ -552,5 +612,7 @@ class Nemesis:
         return nemesis
 
     def __str__(self) -> str:
-        return "\n".join(f"t={at:>8.2f}  {action} {args if args else ''}".rstrip()
-                         for at, action, args in sorted(self.schedule, key=lambda s: s[0]))
+        return "\n".join(
+            f"t={at:>8.2f}  {action} {args if args else ''}".rstrip()
+            for at, action, args in sorted(self.schedule, key=lambda s: s[0])
+        )

@@ -36,6 +36,7 @@ MODES = ("sync", "semi-sync", "async")
 
 # -- the client: issues operations and waits for replies ---------------------------------------
 
+
 class Client(Node):
     """Sends requests for its processes and completes their operations on reply.
 
@@ -57,7 +58,9 @@ class Client(Node):
         self.send(dst, payload, op=op.index)
         self.set_timer(self.timeout, lambda: self.give_up(op.index))
 
-    def finish(self, index: int, outcome: str, value: Any = None, node: str | None = None, note: str = "") -> None:
+    def finish(
+        self, index: int, outcome: str, value: Any = None, node: str | None = None, note: str = ""
+    ) -> None:
         op = self.pending.pop(index, None)
         if op is not None:  # a late or duplicate reply for a finished op is ignored
             self.history.complete(op, outcome, self.net.now, value=value, node=node, note=note)
@@ -74,6 +77,7 @@ class Client(Node):
 
 
 # -- leader-follower ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -178,8 +182,16 @@ class LeaderFollower:
     (``info``) after ``timeout`` ms without an answer.
     """
 
-    def __init__(self, mode: str = "async", followers: int = 2, seed: int = 0, lag: float = 0.0,
-                 latency: Latency | None = None, timeout: float = 100.0, detect: float = 10.0) -> None:
+    def __init__(
+        self,
+        mode: str = "async",
+        followers: int = 2,
+        seed: int = 0,
+        lag: float = 0.0,
+        latency: Latency | None = None,
+        timeout: float = 100.0,
+        detect: float = 10.0,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"LeaderFollower mode must be one of {MODES}, got {mode!r}")
         if followers < 1:
@@ -194,7 +206,7 @@ class LeaderFollower:
         self.leader = "n1"
         self.term = 1
         self.failovers: list[tuple[float, str, str]] = []
-        self.appended_at: dict[int, float] = {}            # op -> when the leader appended it
+        self.appended_at: dict[int, float] = {}  # op -> when the leader appended it
         self.applied_at: dict[str, dict[int, float]] = {}  # replica -> op -> when it applied it
 
     @property
@@ -216,15 +228,18 @@ class LeaderFollower:
         def go() -> None:
             op = self.history.invoke(process, "write", key, value, self.network.now)
             self.client.start(op, self.leader, {"type": "write", "key": key, "value": value, "op": op.index})
+
         self.network.at(at, go)
 
     def read(self, key: str, at: float, node: str | None = None, process: str = "client") -> None:
         """Read from ``node`` (default: whoever leads at that moment)."""
+
         def go() -> None:
             op = self.history.invoke(process, "read", key, None, self.network.now)
             target = node or self.leader
             op.node = target
             self.client.start(op, target, {"type": "read", "key": key, "op": op.index})
+
         self.network.at(at, go)
 
     def failover(self, at: float) -> None:
@@ -246,8 +261,14 @@ class LeaderFollower:
         self.failovers.append((self.network.now, old, new.name))
         for follower in self.followers():  # bring the others up to the new leader's log
             for entry in new.log:
-                self.network.send(new.name, follower, {"type": "replicate", "entry": Entry(
-                    entry.seq, self.term, entry.key, entry.value, entry.op)})
+                self.network.send(
+                    new.name,
+                    follower,
+                    {
+                        "type": "replicate",
+                        "entry": Entry(entry.seq, self.term, entry.key, entry.value, entry.op),
+                    },
+                )
 
     def run(self, until: float | None = None) -> History:
         self.network.run(until)
@@ -270,11 +291,16 @@ class LeaderFollower:
 
     def state(self) -> dict[str, list[str]]:
         """Each replica's log as ``key=value`` strings (the leader first)."""
-        return {r.name + (" (leader)" if r.name == self.leader else "") + ("" if r.up else " (down)"):
-                [f"{e.key}={e.value}" for e in r.log] for r in self.replicas}
+        return {
+            r.name + (" (leader)" if r.name == self.leader else "") + ("" if r.up else " (down)"): [
+                f"{e.key}={e.value}" for e in r.log
+            ]
+            for r in self.replicas
+        }
 
 
 # -- multi-leader ---------------------------------------------------------------------------------
+
 
 def dominates(a: dict[str, int], b: dict[str, int]) -> bool:
     """True when version vector ``a`` has seen everything ``b`` has (a >= b)."""
@@ -361,9 +387,16 @@ class MultiLeader:
     one LWW compares: with skew, the *earlier* write can win.
     """
 
-    def __init__(self, conflict: str = "lww", datacentres: tuple[str, ...] = ("dc1", "dc2"), seed: int = 0,
-                 local: Latency | None = None, cross: Latency | None = None, timeout: float = 100.0,
-                 clock_skew: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        conflict: str = "lww",
+        datacentres: tuple[str, ...] = ("dc1", "dc2"),
+        seed: int = 0,
+        local: Latency | None = None,
+        cross: Latency | None = None,
+        timeout: float = 100.0,
+        clock_skew: dict[str, float] | None = None,
+    ) -> None:
         if conflict not in ("lww", "siblings"):
             raise ValueError(f"MultiLeader conflict must be 'lww' or 'siblings', got {conflict!r}")
         self.conflict = conflict
@@ -388,14 +421,18 @@ class MultiLeader:
         def go() -> None:
             op = self.history.invoke(process or f"client-{dc}", "write", key, value, self.network.now)
             self.network.node(f"client-{dc}").start(  # type: ignore[attr-defined]
-                op, dc, {"type": "write", "key": key, "value": value, "op": op.index})
+                op, dc, {"type": "write", "key": key, "value": value, "op": op.index}
+            )
+
         self.network.at(at, go)
 
     def read(self, key: str, at: float, dc: str, process: str | None = None) -> None:
         def go() -> None:
             op = self.history.invoke(process or f"client-{dc}", "read", key, None, self.network.now)
             self.network.node(f"client-{dc}").start(  # type: ignore[attr-defined]
-                op, dc, {"type": "read", "key": key, "op": op.index})
+                op, dc, {"type": "read", "key": key, "op": op.index}
+            )
+
         self.network.at(at, go)
 
     def run(self, until: float | None = None) -> History:
@@ -408,8 +445,11 @@ class MultiLeader:
         return sorted((v.value for v in node.versions(key)), key=repr)
 
     def converged(self) -> bool:
-        return all(self.values(k, dc) == self.values(k, self.datacentres[0])
-                   for k in self.keys for dc in self.datacentres)
+        return all(
+            self.values(k, dc) == self.values(k, self.datacentres[0])
+            for k in self.keys
+            for dc in self.datacentres
+        )
 
     def lost_writes(self) -> list[Operation]:
         """Acknowledged writes that LWW silently discarded in a conflict."""
@@ -417,6 +457,7 @@ class MultiLeader:
 
 
 # -- leaderless quorums ---------------------------------------------------------------------------
+
 
 class QuorumReplica(Node):
     """Stores ``key -> (version, value)``; keeps whichever version is larger."""
@@ -437,7 +478,9 @@ class QuorumReplica(Node):
                 self.send(msg.src, {"type": "store-ok", "op": p["op"]}, op=p["op"])
         elif p["type"] == "fetch":
             version, value = self.get(p["key"])
-            self.send(msg.src, {"type": "fetch-ok", "op": p["op"], "version": version, "value": value}, op=p["op"])
+            self.send(
+                msg.src, {"type": "fetch-ok", "op": p["op"], "version": version, "value": value}, op=p["op"]
+            )
 
 
 @dataclass
@@ -462,8 +505,11 @@ class Coordinator(Client):
         self.pending[op.index] = op
         self.waiting[op.index] = _Waiting(op, self.cluster.w)
         for replica in self.cluster.replica_names:
-            self.send(replica, {"type": "store", "key": op.key, "value": op.value, "version": version,
-                                "op": op.index}, op=op.index)
+            self.send(
+                replica,
+                {"type": "store", "key": op.key, "value": op.value, "version": version, "op": op.index},
+                op=op.index,
+            )
         self.set_timer(self.timeout, lambda: self.give_up(op.index))
 
     def begin_read(self, op: Operation) -> None:
@@ -524,9 +570,18 @@ class LeaderlessQuorum:
     answered with something older.
     """
 
-    def __init__(self, n: int = 3, w: int = 2, r: int = 2, read_repair: bool = True, seed: int = 0,
-                 latency: Latency | None = None, timeout: float = 200.0, clients: int = 3,
-                 loss: float = 0.0) -> None:
+    def __init__(
+        self,
+        n: int = 3,
+        w: int = 2,
+        r: int = 2,
+        read_repair: bool = True,
+        seed: int = 0,
+        latency: Latency | None = None,
+        timeout: float = 200.0,
+        clients: int = 3,
+        loss: float = 0.0,
+    ) -> None:
         for name, value in (("w", w), ("r", r)):
             if not 1 <= value <= n:
                 raise ValueError(f"LeaderlessQuorum.{name} must be between 1 and n={n}, got {value}")
@@ -567,16 +622,25 @@ class LeaderlessQuorum:
         def go() -> None:
             op = self.history.invoke(client, "write", key, value, self.network.now)
             self.network.node(client).begin_write(op)  # type: ignore[attr-defined]
+
         self.network.at(at, go)
 
     def read(self, key: str, at: float, client: str = "c1") -> None:
         def go() -> None:
             op = self.history.invoke(client, "read", key, None, self.network.now)
             self.network.node(client).begin_read(op)  # type: ignore[attr-defined]
+
         self.network.at(at, go)
 
-    def workload(self, ops_per_client: int = 20, keys: tuple[str, ...] = ("x",), write_share: float = 0.5,
-                 think: float = 1.0, writers: int | None = None, read_back: bool = True) -> History:
+    def workload(
+        self,
+        ops_per_client: int = 20,
+        keys: tuple[str, ...] = ("x",),
+        write_share: float = 0.5,
+        think: float = 1.0,
+        writers: int | None = None,
+        read_back: bool = True,
+    ) -> History:
         """Closed-loop clients: each issues an op, waits for it, thinks ~``think`` ms, repeats.
 
         With ``writers=k`` the first k clients only write and the others only
@@ -587,7 +651,7 @@ class LeaderlessQuorum:
         read can be traced to the write it saw. Returns the history.
         """
         rng = self.network.rng
-        writer_names = {c.name for c in self.coordinators[:writers or 0]}
+        writer_names = {c.name for c in self.coordinators[: writers or 0]}
 
         def step(client: Coordinator, remaining: int, reread: str | None = None) -> None:
             if remaining == 0:
@@ -606,7 +670,9 @@ class LeaderlessQuorum:
                 self._on_done[op.index] = lambda: step(client, remaining - 1, reread=key)
             else:
                 self._on_done[op.index] = lambda: self.network.schedule(
-                    round(rng.expovariate(1 / think), 3) if think else 0.0, lambda: step(client, remaining - 1))
+                    round(rng.expovariate(1 / think), 3) if think else 0.0,
+                    lambda: step(client, remaining - 1),
+                )
             (client.begin_write if kind == "write" else client.begin_read)(op)
 
         for client in self.coordinators:
@@ -626,11 +692,13 @@ class LeaderlessQuorum:
     def latency_ms(self, kind: str) -> float | None:
         """Median latency of successful ``kind`` operations."""
         from course_lib.netsim import percentile
+
         return percentile([op.latency for op in self.history.ok(kind)], 50)
 
 
-def stale_read_grid(n: int, seeds: range = range(3), ops_per_client: int = 30, faults: int = 3,
-                    read_repair: bool = False) -> dict[tuple[int, int], float]:
+def stale_read_grid(
+    n: int, seeds: range = range(3), ops_per_client: int = 30, faults: int = 3, read_repair: bool = False
+) -> dict[tuple[int, int], float]:
     """Stale-read rate for every (W, R) with ``n`` replicas, averaged over ``seeds``.
 
     Each run suffers ``faults`` random crashes or partitions of replicas
@@ -648,7 +716,8 @@ def stale_read_grid(n: int, seeds: range = range(3), ops_per_client: int = 30, f
             for seed in seeds:
                 cluster = LeaderlessQuorum(n, w, r, read_repair=read_repair, seed=seed, timeout=20)
                 Nemesis.random(seed, cluster.replica_names, duration=ops_per_client * 5, faults=faults).apply(
-                    cluster.network)
+                    cluster.network
+                )
                 cluster.workload(ops_per_client=ops_per_client, keys=("x",))
                 rates.append(cluster.stale_read_rate())
             grid[(w, r)] = round(sum(rates) / len(rates), 4)

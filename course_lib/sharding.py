@@ -33,7 +33,7 @@ def stable_hash(key: str) -> int:
     return int.from_bytes(hashlib.md5(key.encode("utf-8")).digest()[:8], "big")
 
 
-RING_SIZE = 2 ** 64
+RING_SIZE = 2**64
 
 
 class Placement(Protocol):
@@ -64,6 +64,7 @@ def spread(counts: dict[str, int]) -> float:
 
 # -- range ------------------------------------------------------------------------------------
 
+
 class RangeSharding:
     """Shard i holds keys in ``[splits[i-1], splits[i])`` (by string order).
 
@@ -77,8 +78,10 @@ class RangeSharding:
         self.splits = list(splits)
         self.names = names or [f"shard-{i}" for i in range(len(self.splits) + 1)]
         if len(self.names) != len(self.splits) + 1:
-            raise ValueError(f"{len(self.splits)} split points make {len(self.splits) + 1} shards, "
-                             f"but {len(self.names)} names were given")
+            raise ValueError(
+                f"{len(self.splits)} split points make {len(self.splits) + 1} shards, "
+                f"but {len(self.names)} names were given"
+            )
 
     def all_shards(self) -> list[str]:
         return list(self.names)
@@ -93,7 +96,7 @@ class RangeSharding:
         """The shards a query for keys in ``[low, high]`` must visit: only the overlapping ones."""
         if low > high:
             raise ValueError(f"range query needs low <= high, got {low!r} > {high!r}")
-        return self.names[self.shard_index(low): self.shard_index(high) + 1]
+        return self.names[self.shard_index(low) : self.shard_index(high) + 1]
 
     def describe(self) -> list[str]:
         bounds = ["(start)"] + self.splits + ["(end)"]
@@ -110,6 +113,7 @@ class RangeSharding:
 
 
 # -- hash mod N --------------------------------------------------------------------------------
+
 
 class HashModSharding:
     """``shard = stable_hash(key) % n``: the source text's hash-based sharding."""
@@ -132,6 +136,7 @@ class HashModSharding:
 
 
 # -- consistent hashing -------------------------------------------------------------------------
+
 
 class ConsistentHashRing:
     """Nodes on a hash ring, each at ``vnodes`` points; a key belongs to the next point clockwise.
@@ -166,7 +171,7 @@ class ConsistentHashRing:
     def shard_for_linear(self, key: str) -> str:
         """The same answer by scanning every point: what bisect saves (see the benchmark)."""
         h = stable_hash(key)
-        for point, owner in zip(self.points, self.owners):
+        for point, owner in zip(self.points, self.owners, strict=False):
             if point > h:
                 return owner
         return self.owners[0]
@@ -185,7 +190,7 @@ class ConsistentHashRing:
         """Each node's share of the ring (sums to 1.0)."""
         share = {n: 0 for n in self.nodes}
         previous = self.points[-1] - RING_SIZE
-        for point, owner in zip(self.points, self.owners):
+        for point, owner in zip(self.points, self.owners, strict=False):
             share[owner] += point - previous
             previous = point
         return {n: round(share[n] / RING_SIZE, 6) for n in self.nodes}
@@ -195,6 +200,7 @@ class ConsistentHashRing:
 
 
 # -- directory ------------------------------------------------------------------------------------
+
 
 class DirectoryUnavailable(RuntimeError):
     """The lookup service is down: nobody can find which shard holds a key."""

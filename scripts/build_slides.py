@@ -182,8 +182,7 @@ def check_theme(assets_dir: Path, theme: str) -> None:
         raise BuildError(f"unknown reveal.js theme {theme!r}; offline themes: {', '.join(offline)}")
     if remote_css_urls(theme_css.read_text("utf-8")):
         raise BuildError(
-            f"the reveal.js theme {theme!r} loads fonts from the internet; "
-            f"pick one of: {', '.join(offline)}"
+            f"the reveal.js theme {theme!r} loads fonts from the internet; pick one of: {', '.join(offline)}"
         )
 
 
@@ -388,7 +387,7 @@ def write_index(out: Path) -> None:
         for deck in decks
     )
     (out / "index.html").write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
         "<title>Course slides</title></head>\n<body>\n<h1>Course slides</h1>\n"
         f"<ul>\n{items}\n</ul>\n</body>\n</html>\n",
         encoding="utf-8",
@@ -412,16 +411,26 @@ def display(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
-                        help="notebooks to build (default: every modules/**/*.ipynb)")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides",
-                        help="output folder (default: build/slides)")
-    parser.add_argument("--root", type=Path, default=ROOT / "modules",
-                        help="decks keep the folder structure below this folder (default: modules)")
-    parser.add_argument("--theme", default=DEFAULT_THEME,
-                        help=f"reveal.js theme (default: {DEFAULT_THEME})")
-    parser.add_argument("--skip-npm", action="store_true",
-                        help="never run npm; fail if node_modules/ lacks the assets")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        metavar="NOTEBOOK",
+        help="notebooks to build (default: every modules/**/*.ipynb)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "build" / "slides", help="output folder (default: build/slides)"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT / "modules",
+        help="decks keep the folder structure below this folder (default: modules)",
+    )
+    parser.add_argument("--theme", default=DEFAULT_THEME, help=f"reveal.js theme (default: {DEFAULT_THEME})")
+    parser.add_argument(
+        "--skip-npm", action="store_true", help="never run npm; fail if node_modules/ lacks the assets"
+    )
     args = parser.parse_args(argv)
 
     notebooks = args.notebooks or find_notebooks(args.root)
@@ -454,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     failures = 0
-    for notebook, deck in zip(notebooks, decks):
+    for notebook, deck in zip(notebooks, decks, strict=False):
         try:
             summary = build_deck(notebook, deck, assets_dir, args.theme)
         except Exception as error:  # one broken notebook must not hide the others

@@ -41,7 +41,7 @@ ID_NAMESPACE = uuid.UUID("6f1c2c1e-8b4e-4d55-9a0e-3c6f0b1d2a10")
 def _references(value: Any) -> list[str]:
     """Model ids that a piece of widget state refers to, in the order they appear."""
     if isinstance(value, str):
-        return [value[len(MODEL_REF):]] if value.startswith(MODEL_REF) else []
+        return [value[len(MODEL_REF) :]] if value.startswith(MODEL_REF) else []
     if isinstance(value, list):
         return [ref for item in value for ref in _references(item)]
     if isinstance(value, dict):
@@ -51,7 +51,7 @@ def _references(value: Any) -> list[str]:
 
 def _renamed(value: Any, new_ids: dict[str, str]) -> Any:
     if isinstance(value, str) and value.startswith(MODEL_REF):
-        return MODEL_REF + new_ids[value[len(MODEL_REF):]]
+        return MODEL_REF + new_ids[value[len(MODEL_REF) :]]
     if isinstance(value, list):
         return [_renamed(item, new_ids) for item in value]
     if isinstance(value, dict):
@@ -112,7 +112,10 @@ def execute(path: Path, timeout: int = 120) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     elapsed = time.perf_counter() - started
@@ -130,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     for var in SERVICE_VARS:
         os.environ.pop(var, None)
     paths = args.notebooks or sorted(
-        p for folder in ("modules", "solutions") for p in (ROOT / folder).rglob("*.ipynb")
+        p
+        for folder in ("modules", "solutions")
+        for p in (ROOT / folder).rglob("*.ipynb")
         if ".ipynb_checkpoints" not in p.parts
     )
     for path in paths:
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = path.relative_to(ROOT) if path.is_absolute() and path.is_relative_to(ROOT) else path
         print(f"{elapsed:6.1f} s  {shown}")
         if elapsed > 20:
-            print(f"        warning: over the 20 s budget for one notebook", file=sys.stderr)
+            print("        warning: over the 20 s budget for one notebook", file=sys.stderr)
     return 0
 
 

@@ -25,12 +25,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="--json writes Gradescope's results.json shape for one notebook, "
         'and {"submissions": [{"notebook": ..., <that shape>}, ...]} for several.',
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="notebooks, or folders of notebooks")
-    parser.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden tests, one <lab-id>.py per lab")
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="notebooks, or folders of notebooks"
+    )
+    parser.add_argument(
+        "--hidden", type=Path, metavar="DIR", help="folder of hidden tests, one <lab-id>.py per lab"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope-style JSON here")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write a CSV gradebook here")
     parser.add_argument(
-        "--timeout", type=float, default=CELL_TIMEOUT, metavar="S", help=f"seconds per cell (default {CELL_TIMEOUT:g})"
+        "--timeout",
+        type=float,
+        default=CELL_TIMEOUT,
+        metavar="S",
+        help=f"seconds per cell (default {CELL_TIMEOUT:g})",
     )
     parser.add_argument(
         "--test-timeout",

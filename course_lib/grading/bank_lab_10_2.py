@@ -16,21 +16,39 @@ LAB = "lab-10.2-event-sourcing"
 EMPTY = {"status": "New", "items": 0, "totalCents": 0}
 
 
-def _event(event_type: str, payload: dict, timestamp: str = "2026-05-15T14:00:00.000Z", version: int = 1,
-           n: int = 1) -> dict:
-    return {"eventId": f"evt_{n:04d}", "eventType": event_type, "aggregateId": "order-12345",
-            "aggregateType": "Order", "timestamp": timestamp, "version": version,
-            "metadata": {"correlationId": "req_1", "causationId": None, "userId": None, "source": "order-service"},
-            "payload": payload}
+def _event(
+    event_type: str, payload: dict, timestamp: str = "2026-05-15T14:00:00.000Z", version: int = 1, n: int = 1
+) -> dict:
+    return {
+        "eventId": f"evt_{n:04d}",
+        "eventType": event_type,
+        "aggregateId": "order-12345",
+        "aggregateType": "Order",
+        "timestamp": timestamp,
+        "version": version,
+        "metadata": {
+            "correlationId": "req_1",
+            "causationId": None,
+            "userId": None,
+            "source": "order-service",
+        },
+        "payload": payload,
+    }
 
 
 def item(price_cents: int, quantity: int = 1, name: str = "Mug", **kw) -> dict:
-    return _event("ItemAdded", {"productId": "prod_001", "name": name, "quantity": quantity,
-                                "unitPriceCents": price_cents}, version=2, **kw)
+    return _event(
+        "ItemAdded",
+        {"productId": "prod_001", "name": name, "quantity": quantity, "unitPriceCents": price_cents},
+        version=2,
+        **kw,
+    )
 
 
 SOURCE_ORDER = [
-    _event("OrderCreated", {"orderId": "order-12345", "customerId": "cust_789"}, "2026-05-15T14:00:00.000Z", n=1),
+    _event(
+        "OrderCreated", {"orderId": "order-12345", "customerId": "cust_789"}, "2026-05-15T14:00:00.000Z", n=1
+    ),
     item(2999, name="Blue Mug", timestamp="2026-05-15T14:10:00.000Z", n=2),
     item(1999, name="Green Tea", timestamp="2026-05-15T14:20:00.000Z", n=3),
     _event("DiscountApplied", {"amountCents": 500, "code": "SAVE5"}, "2026-05-15T14:30:00.000Z", n=4),
@@ -39,6 +57,7 @@ SOURCE_ORDER = [
 
 
 # -- q1: apply one event to the state ------------------------------------------------------
+
 
 def _replay(apply_event, events: list[dict]) -> dict:
     state = copy.deepcopy(EMPTY)
@@ -65,59 +84,88 @@ def _shipped_then_cancelled(apply_event) -> dict:
     return {"shipped": shipped, "cancelled": cancelled}
 
 
-register(Question(
-    id="10.2-q1",
-    title="Apply an event to an order's state",
-    answer_name="apply_event",
-    points=4,
-    lab=LAB,
-    public=[
-        Case(args=(EMPTY, SOURCE_ORDER[0]), expected={"status": "Draft", "items": 0, "totalCents": 0}),
-        Case(args=({"status": "Draft", "items": 0, "totalCents": 0}, item(2999, quantity=3)),
-             expected={"status": "Draft", "items": 3, "totalCents": 8997}),
-        Case(args=({"status": "Draft", "items": 2, "totalCents": 4998}, SOURCE_ORDER[3]),
-             expected={"status": "Draft", "items": 2, "totalCents": 4498}),
-        Case(call=_replay_source, show="replay the five events of the course text's order",
-             expected={"status": "Confirmed", "items": 2, "totalCents": 4498}),
-        Case(call=_shipped_then_cancelled, show="replay ... OrderShipped; and a draft ... OrderCancelled",
-             expected={"shipped": {"status": "Shipped", "items": 2, "totalCents": 4498},
-                       "cancelled": {"status": "Cancelled", "items": 2, "totalCents": 4998}}),
-        Case(args=({"status": "Draft", "items": 0, "totalCents": 0}, _event("NoteAdded", {"note": "hi"})),
-             expected={"status": "Draft", "items": 0, "totalCents": 0}),
-        Case(call=_leaves_state_alone, show="apply_event(state, ItemAdded) and then look at state",
-             expected="unchanged"),
-    ],
-))
+register(
+    Question(
+        id="10.2-q1",
+        title="Apply an event to an order's state",
+        answer_name="apply_event",
+        points=4,
+        lab=LAB,
+        public=[
+            Case(args=(EMPTY, SOURCE_ORDER[0]), expected={"status": "Draft", "items": 0, "totalCents": 0}),
+            Case(
+                args=({"status": "Draft", "items": 0, "totalCents": 0}, item(2999, quantity=3)),
+                expected={"status": "Draft", "items": 3, "totalCents": 8997},
+            ),
+            Case(
+                args=({"status": "Draft", "items": 2, "totalCents": 4998}, SOURCE_ORDER[3]),
+                expected={"status": "Draft", "items": 2, "totalCents": 4498},
+            ),
+            Case(
+                call=_replay_source,
+                show="replay the five events of the course text's order",
+                expected={"status": "Confirmed", "items": 2, "totalCents": 4498},
+            ),
+            Case(
+                call=_shipped_then_cancelled,
+                show="replay ... OrderShipped; and a draft ... OrderCancelled",
+                expected={
+                    "shipped": {"status": "Shipped", "items": 2, "totalCents": 4498},
+                    "cancelled": {"status": "Cancelled", "items": 2, "totalCents": 4998},
+                },
+            ),
+            Case(
+                args=({"status": "Draft", "items": 0, "totalCents": 0}, _event("NoteAdded", {"note": "hi"})),
+                expected={"status": "Draft", "items": 0, "totalCents": 0},
+            ),
+            Case(
+                call=_leaves_state_alone,
+                show="apply_event(state, ItemAdded) and then look at state",
+                expected="unchanged",
+            ),
+        ],
+    )
+)
 
 
 # -- q2: how many events had happened at a given time? ---------------------------------------
+
 
 def _at(times: list[str]) -> list[dict]:
     return [_event("NoteAdded", {"n": n}, timestamp=t, n=n) for n, t in enumerate(times, start=1)]
 
 
-SKEWED = _at(["2026-05-15T14:00:00.000Z", "2026-05-15T14:20:00.000Z", "2026-05-15T14:05:00.000Z",
-              "2026-05-15T14:30:00.000Z"])
+SKEWED = _at(
+    [
+        "2026-05-15T14:00:00.000Z",
+        "2026-05-15T14:20:00.000Z",
+        "2026-05-15T14:05:00.000Z",
+        "2026-05-15T14:30:00.000Z",
+    ]
+)
 
-register(Question(
-    id="10.2-q2",
-    title="A temporal query: the version as of a time",
-    answer_name="version_at",
-    points=3,
-    lab=LAB,
-    public=[
-        Case(args=(SOURCE_ORDER, "2026-05-15T14:30:00.000Z"), expected=4),
-        Case(args=(SOURCE_ORDER, "2026-05-15T14:29:59.999Z"), expected=3),
-        Case(args=(SOURCE_ORDER, "2026-05-15T18:00:00.000Z"), expected=5),
-        Case(args=(SOURCE_ORDER, "2026-05-15T13:59:59.999Z"), expected=0),
-        Case(args=([], "2026-05-15T14:30:00.000Z"), expected=0),
-        Case(args=(SKEWED, "2026-05-15T14:10:00.000Z"), expected=1),
-        Case(args=(SKEWED, "2026-05-15T14:25:00.000Z"), expected=3),
-    ],
-))
+register(
+    Question(
+        id="10.2-q2",
+        title="A temporal query: the version as of a time",
+        answer_name="version_at",
+        points=3,
+        lab=LAB,
+        public=[
+            Case(args=(SOURCE_ORDER, "2026-05-15T14:30:00.000Z"), expected=4),
+            Case(args=(SOURCE_ORDER, "2026-05-15T14:29:59.999Z"), expected=3),
+            Case(args=(SOURCE_ORDER, "2026-05-15T18:00:00.000Z"), expected=5),
+            Case(args=(SOURCE_ORDER, "2026-05-15T13:59:59.999Z"), expected=0),
+            Case(args=([], "2026-05-15T14:30:00.000Z"), expected=0),
+            Case(args=(SKEWED, "2026-05-15T14:10:00.000Z"), expected=1),
+            Case(args=(SKEWED, "2026-05-15T14:25:00.000Z"), expected=3),
+        ],
+    )
+)
 
 
 # -- q3: upcast ItemAdded v1 -> v2 -------------------------------------------------------------
+
 
 def v1_item(price: str, **extra) -> dict:
     payload = {"productId": "prod_001", "name": "Blue Mug", "price": price, **extra}
@@ -127,8 +175,13 @@ def v1_item(price: str, **extra) -> dict:
 def _expected_v2(price_cents: int, quantity: int = 1, **extra) -> dict:
     event = v1_item("0")
     event["version"] = 2
-    event["payload"] = {"productId": "prod_001", "name": "Blue Mug", **extra, "quantity": quantity,
-                        "unitPriceCents": price_cents}
+    event["payload"] = {
+        "productId": "prod_001",
+        "name": "Blue Mug",
+        **extra,
+        "quantity": quantity,
+        "unitPriceCents": price_cents,
+    }
     return event
 
 
@@ -147,20 +200,30 @@ def _leaves_input_alone(upcast) -> str:
     return "unchanged" if event == before else "the stored v1 event was changed"
 
 
-register(Question(
-    id="10.2-q3",
-    title="An upcaster: ItemAdded v1 -> v2",
-    answer_name="upcast_item_added",
-    points=3,
-    lab=LAB,
-    public=[
-        Case(args=(v1_item("29.99"),), expected=_expected_v2(2999)),
-        Case(call=_payload_and_version, show="upcast_item_added(v1 with price '29.99', '19.99', '0.29', ...)",
-             expected=[(2, 2999), (2, 1999), (2, 29), (2, 435), (2, 123456), (2, 10), (2, 700)]),
-        Case(args=(v1_item("5.00", quantity=3, color="blue"),), expected=_expected_v2(500, 3, color="blue")),
-        Case(args=(item(2999),), expected=item(2999)),
-        Case(args=(SOURCE_ORDER[3],), expected=SOURCE_ORDER[3]),
-        Case(call=_leaves_input_alone, show="upcast_item_added(event) and then look at event",
-             expected="unchanged"),
-    ],
-))
+register(
+    Question(
+        id="10.2-q3",
+        title="An upcaster: ItemAdded v1 -> v2",
+        answer_name="upcast_item_added",
+        points=3,
+        lab=LAB,
+        public=[
+            Case(args=(v1_item("29.99"),), expected=_expected_v2(2999)),
+            Case(
+                call=_payload_and_version,
+                show="upcast_item_added(v1 with price '29.99', '19.99', '0.29', ...)",
+                expected=[(2, 2999), (2, 1999), (2, 29), (2, 435), (2, 123456), (2, 10), (2, 700)],
+            ),
+            Case(
+                args=(v1_item("5.00", quantity=3, color="blue"),), expected=_expected_v2(500, 3, color="blue")
+            ),
+            Case(args=(item(2999),), expected=item(2999)),
+            Case(args=(SOURCE_ORDER[3],), expected=SOURCE_ORDER[3]),
+            Case(
+                call=_leaves_input_alone,
+                show="upcast_item_added(event) and then look at event",
+                expected="unchanged",
+            ),
+        ],
+    )
+)

@@ -25,23 +25,28 @@ Q1_PAIRS = [
     ({}, {}),
 ]
 
-register(Question(
-    id="11.4-q1",
-    title="Compare vector clocks",
-    answer_name="compare_clocks",
-    points=3,
-    lab=LAB,
-    public=[Case(args=(a, b), expected=VectorClock(a).compare(VectorClock(b))) for a, b in Q1_PAIRS],
-))
+register(
+    Question(
+        id="11.4-q1",
+        title="Compare vector clocks",
+        answer_name="compare_clocks",
+        points=3,
+        lab=LAB,
+        public=[Case(args=(a, b), expected=VectorClock(a).compare(VectorClock(b))) for a, b in Q1_PAIRS],
+    )
+)
 
 
 # -- q2: reconcile versions into siblings and a context ---------------------------------------------
+
 
 def _reconcile(versions: list[tuple[dict, list]]) -> tuple[list, dict]:
     kept = []
     for i, (clock, value) in enumerate(versions):
         vc = VectorClock(clock)
-        dominated = any(VectorClock(other).compare(vc) == "after" for j, (other, _v) in enumerate(versions) if j != i)
+        dominated = any(
+            VectorClock(other).compare(vc) == "after" for j, (other, _v) in enumerate(versions) if j != i
+        )
         duplicate = any(VectorClock(other).compare(vc) == "equal" for other, _v in versions[:i])
         if not dominated and not duplicate:
             kept.append(value)
@@ -62,17 +67,20 @@ Q2_CASES = [
     [({"B": 2}, ["b2"]), ({"A": 5}, ["a5"]), ({"B": 1}, ["b1"])],
 ]
 
-register(Question(
-    id="11.4-q2",
-    title="Reconcile siblings and build the context",
-    answer_name="reconcile_versions",
-    points=3,
-    lab=LAB,
-    public=[Case(args=(versions,), expected=_reconcile(versions)) for versions in Q2_CASES],
-))
+register(
+    Question(
+        id="11.4-q2",
+        title="Reconcile siblings and build the context",
+        answer_name="reconcile_versions",
+        points=3,
+        lab=LAB,
+        public=[Case(args=(versions,), expected=_reconcile(versions)) for versions in Q2_CASES],
+    )
+)
 
 
 # -- q3: walk a Merkle diff ------------------------------------------------------------------------
+
 
 def _trees(a: dict, b: dict, depth: int) -> tuple:
     ta, tb = MerkleTree(a, depth=depth), MerkleTree(b, depth=depth)
@@ -83,12 +91,12 @@ def _trees(a: dict, b: dict, depth: int) -> tuple:
 def _q3_cases() -> list[Case]:
     base = {f"cart:{i:03d}": f"items-{i}" for i in range(40)}
     variants = [
-        (dict(base), 3),                                                   # equal: the roots match
-        ({**base, "cart:007": "changed"}, 3),                              # one changed value
-        ({k: v for k, v in base.items() if k != "cart:012"}, 3),           # a key missing on one side
-        ({**base, "cart:999": "new"}, 2),                                  # a key only on the other side
+        (dict(base), 3),  # equal: the roots match
+        ({**base, "cart:007": "changed"}, 3),  # one changed value
+        ({k: v for k, v in base.items() if k != "cart:012"}, 3),  # a key missing on one side
+        ({**base, "cart:999": "new"}, 2),  # a key only on the other side
         ({**base, "cart:001": "x", "cart:020": "y", "cart:033": "z"}, 4),  # three differences
-        ({**base, "cart:005": "x"}, 0),                                    # depth 0: the root is the only leaf
+        ({**base, "cart:005": "x"}, 0),  # depth 0: the root is the only leaf
     ]
     cases = []
     for other, depth in variants:
@@ -97,11 +105,13 @@ def _q3_cases() -> list[Case]:
     return cases
 
 
-register(Question(
-    id="11.4-q3",
-    title="Walk a Merkle diff",
-    answer_name="merkle_diff",
-    points=4,
-    lab=LAB,
-    public=_q3_cases(),
-))
+register(
+    Question(
+        id="11.4-q3",
+        title="Walk a Merkle diff",
+        answer_name="merkle_diff",
+        points=4,
+        lab=LAB,
+        public=_q3_cases(),
+    )
+)

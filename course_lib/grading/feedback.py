@@ -32,7 +32,9 @@ def render(result: QuestionResult, graded: bool = False) -> str:
     if result.problem:
         lines.append(f"  {result.problem}")
     else:
-        failures = [(f"test {number}", case) for number, case in enumerate(result.public, 1) if not case.passed]
+        failures = [
+            (f"test {number}", case) for number, case in enumerate(result.public, 1) if not case.passed
+        ]
         for label, case in failures[:MAX_FAILURES_SHOWN]:
             lines.extend(_describe_failure(label, case))
         if len(failures) > MAX_FAILURES_SHOWN:

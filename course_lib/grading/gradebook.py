@@ -38,7 +38,9 @@ def to_gradescope(result: NotebookResult) -> dict[str, Any]:
         data["max_score"] = result.max_score
     lines = [result.message] if result.message else []
     if result.grades:
-        lines.insert(0, f"{result.lab}: {format_points(result.score)}/{format_points(result.max_score)} points")
+        lines.insert(
+            0, f"{result.lab}: {format_points(result.score)}/{format_points(result.max_score)} points"
+        )
     lines += result.notes
     data["output"] = "\n".join(lines)
     data["tests"] = [
@@ -57,7 +59,11 @@ def to_gradescope(result: NotebookResult) -> dict[str, Any]:
 def gradescope_json(results: Sequence[NotebookResult]) -> dict[str, Any]:
     if len(results) == 1:
         return to_gradescope(results[0])
-    return {"submissions": [{"notebook": display_name(result.path), **to_gradescope(result)} for result in results]}
+    return {
+        "submissions": [
+            {"notebook": display_name(result.path), **to_gradescope(result)} for result in results
+        ]
+    }
 
 
 def write_json(results: Sequence[NotebookResult], path: str | Path) -> None:
@@ -100,12 +106,14 @@ def format_table(results: Sequence[NotebookResult]) -> str:
         if result.grades:
             total += f"/{format_points(result.max_score)}"
         notes = "" if result.status == "ok" else shorten(result.status, 100)
-        rows.append([display_name(result.path), *(scores.get(column, "") for column in columns), total, notes])
+        rows.append(
+            [display_name(result.path), *(scores.get(column, "") for column in columns), total, notes]
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
     for row in rows:
         cells = [row[0].ljust(widths[0])]
-        cells += [value.rjust(width) for value, width in zip(row[1:-1], widths[1:-1])]
+        cells += [value.rjust(width) for value, width in zip(row[1:-1], widths[1:-1], strict=False)]
         cells.append(row[-1])
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

@@ -156,7 +156,9 @@ def grade_notebook(
     except (UnknownLab, ValueError) as error:  # no bank, a broken bank table or hidden-tests file
         return NotebookResult(path, lab, message=f"cannot grade: {error}")
     try:
-        return _grade_by_running(path, notebook, lab, questions, hidden_dir, hidden_counts, timeout, test_timeout)
+        return _grade_by_running(
+            path, notebook, lab, questions, hidden_dir, hidden_counts, timeout, test_timeout
+        )
     except Exception as error:  # e.g. no kernel could start: this notebook scores 0, the batch goes on
         grades = [_zero(question, "not graded") for question in questions]
         return NotebookResult(path, lab, grades, message=f"grader error: {type(error).__name__}: {error}")
@@ -185,7 +187,9 @@ def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         if path.is_dir():
             found += sorted(
-                file for file in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in file.parts and file.is_file()
+                file
+                for file in path.rglob("*.ipynb")
+                if ".ipynb_checkpoints" not in file.parts and file.is_file()
             )
         elif path.exists():
             found.append(path)
@@ -223,7 +227,15 @@ def _grade_by_running(
     for _ in range(MAX_RUNS):
         to_grade = [question.id for question in questions if question.id not in skipped_questions]
         run = _run_once(
-            notebook, path.parent, lab, to_grade, hidden_dir, timeout, test_timeout, grading_timeout, skipped_cells
+            notebook,
+            path.parent,
+            lab,
+            to_grade,
+            hidden_dir,
+            timeout,
+            test_timeout,
+            grading_timeout,
+            skipped_cells,
         )
         if run.stuck_cell is not None:
             skipped_cells[run.stuck_cell] = run.reason
@@ -239,7 +251,9 @@ def _grade_by_running(
         payload = run.payloads.get(question.id)
         if payload is not None:
             score = min(max(float(payload["score"]), 0.0), question.points)
-            grades.append(QuestionGrade(question.id, question.title, score, question.points, str(payload["output"])))
+            grades.append(
+                QuestionGrade(question.id, question.title, score, question.points, str(payload["output"]))
+            )
         else:
             grades.append(_zero(question, skipped_questions.get(question.id) or run.reason or "not graded"))
     notes = run.notes + [f"{key}: {reason}; it scored 0" for key, reason in skipped_questions.items()]
@@ -318,7 +332,9 @@ def _run_cells(
             run.stuck_cell, run.reason = index, f"cell {index + 1} could not be stopped"
         else:
             if index in timed_out and not _has_error(cell, "KeyboardInterrupt"):
-                reason = f"cell {index + 1} kept running after being interrupted at the {cell_timeout} s limit"
+                reason = (
+                    f"cell {index + 1} kept running after being interrupted at the {cell_timeout} s limit"
+                )
                 run.stuck_cell, run.reason = index, reason
         if run.stuck_cell is not None:
             return
@@ -362,7 +378,11 @@ def _run_grading_cell(
 
 
 def _grading_source(
-    lab: str, question_ids: Sequence[str], hidden_dir: str | Path | None, test_timeout: float, first_error: str | None
+    lab: str,
+    question_ids: Sequence[str],
+    hidden_dir: str | Path | None,
+    test_timeout: float,
+    first_error: str | None,
 ) -> tuple[str, str]:
     """The grading cell's code, and the marker its result lines start with."""
     # A fresh marker per run, so a notebook printing look-alike lines cannot
@@ -421,7 +441,8 @@ def _first_error(cell: NotebookNode) -> str:
 
 def _has_error(cell: NotebookNode, ename: str) -> bool:
     return any(
-        output.get("output_type") == "error" and output.get("ename") == ename for output in cell.get("outputs", [])
+        output.get("output_type") == "error" and output.get("ename") == ename
+        for output in cell.get("outputs", [])
     )
 
 

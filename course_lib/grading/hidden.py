@@ -47,7 +47,9 @@ def load_hidden(hidden_dir: str | Path | None, lab: str) -> dict[str, list[Case]
     cases_by_id: dict[str, list[Case]] = {}
     for question_id, cases in hidden.items():
         if question_id not in known:
-            raise HiddenTestsError(f"{path}: {question_id!r} is not a question of {lab} ({', '.join(sorted(known))})")
+            raise HiddenTestsError(
+                f"{path}: {question_id!r} is not a question of {lab} ({', '.join(sorted(known))})"
+            )
         if not isinstance(cases, (list, tuple)) or not all(isinstance(case, Case) for case in cases):
             raise HiddenTestsError(f"{path}: HIDDEN[{question_id!r}] must be a list of Case")
         cases_by_id[question_id] = list(cases)

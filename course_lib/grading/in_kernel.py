@@ -47,7 +47,9 @@ def grade_namespace(
         if question.answer_name in namespace:
             result = run_question(question, namespace[question.answer_name], test_timeout, hidden_cases)
         else:
-            problem = f"`{question.answer_name}` is not defined: did the cell that defines it run without errors?"
+            problem = (
+                f"`{question.answer_name}` is not defined: did the cell that defines it run without errors?"
+            )
             if first_error:
                 problem += f" ({first_error})"
             result = unanswerable(question, problem, hidden_count=len(hidden_cases))

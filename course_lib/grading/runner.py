@@ -157,9 +157,9 @@ def _attempt(answer: Any, case: Case) -> tuple[bool, str]:
     except NotImplementedError:
         raise
     except (Exception, SystemExit) as error:
-        if case.raises is not None and isinstance(error, case.raises):
-            if case.match is None or case.match in _message(error):
-                return True, f"raised {describe_error(error)}"
+        expected_error = case.raises is not None and isinstance(error, case.raises)
+        if expected_error and (case.match is None or case.match in _message(error)):
+            return True, f"raised {describe_error(error)}"
         return False, f"raised {describe_error(error)}"
     if case.raises is not None:
         return False, f"returned {readable(actual)}"
@@ -181,11 +181,12 @@ def run_question(
     if problem is not None:
         return unanswerable(question, problem, hidden_count=len(hidden_cases))
     results = _run_until_timeout(answer, [*question.public, *hidden_cases], timeout)
-    public, hidden = results[: len(question.public)], results[len(question.public):]
+    public, hidden = results[: len(question.public)], results[len(question.public) :]
     result = QuestionResult(question, public, hidden)
     if all(case.not_answered for case in public + hidden):
         result.problem = (
-            f"not answered yet: replace `raise NotImplementedError()` in {question.answer_name} with your code"
+            "not answered yet: replace `raise NotImplementedError()` in "
+            f"{question.answer_name} with your code"
         )
     return result
 
@@ -200,10 +201,14 @@ def _run_until_timeout(answer: Any, cases: Sequence[Case], timeout: float | None
     results: list[CaseResult] = []
     for case in cases:
         if any(r.timed_out for r in results):
-            results.append(CaseResult(
-                passed=False, shown_input=case.shown_input(), expected=describe_expected(case),
-                actual="not run: an earlier test of this question did not finish in time",
-            ))
+            results.append(
+                CaseResult(
+                    passed=False,
+                    shown_input=case.shown_input(),
+                    expected=describe_expected(case),
+                    actual="not run: an earlier test of this question did not finish in time",
+                )
+            )
         else:
             results.append(run_case(answer, case, timeout))
     return results
@@ -212,10 +217,14 @@ def _run_until_timeout(answer: Any, cases: Sequence[Case], timeout: float | None
 def unanswerable(question: Question, problem: str, hidden_count: int = 0) -> QuestionResult:
     """A result with every case failed for one reason, e.g. a missing answer."""
     failed = [
-        CaseResult(passed=False, shown_input=case.shown_input(), expected=describe_expected(case), actual=problem)
+        CaseResult(
+            passed=False, shown_input=case.shown_input(), expected=describe_expected(case), actual=problem
+        )
         for case in question.public
     ]
-    hidden = [CaseResult(passed=False, shown_input="", expected="", actual=problem) for _ in range(hidden_count)]
+    hidden = [
+        CaseResult(passed=False, shown_input="", expected="", actual=problem) for _ in range(hidden_count)
+    ]
     return QuestionResult(question, failed, hidden, problem=problem)
 
 
@@ -264,7 +273,9 @@ def _learner_location(error: BaseException) -> str:
     """The innermost frame outside this package; file names are left out
     because a notebook's are random temporary paths."""
     frames = [
-        frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_NOT_LEARNER_CODE)
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(_NOT_LEARNER_CODE)
     ]
     if not frames:
         return ""

@@ -17,15 +17,33 @@ picks one from ``KAFKA_BOOTSTRAP_SERVERS``).
 """
 
 from course_lib.log.admin import GroupDescription, GroupOffsetRow, PartitionInfo, TopicDescription
-from course_lib.log.assignors import (ASSIGNORS, TopicPartition, assign, assign_range, assign_roundrobin,
-                                      assign_sticky, cooperative_plan)
+from course_lib.log.assignors import (
+    ASSIGNORS,
+    TopicPartition,
+    assign,
+    assign_range,
+    assign_roundrobin,
+    assign_sticky,
+    cooperative_plan,
+)
 from course_lib.log.cluster import COURSE_EPOCH_MS, Cluster, SimClock
 from course_lib.log.consumer import Consumer, OffsetAndTimestamp
-from course_lib.log.errors import (AckLostError, GroupNotEmptyError, IllegalStateError, InvalidConfigError,
-                                   InvalidRecordError, KafkaError, LeaderNotAvailableError,
-                                   NoOffsetForPartitionError, NotEnoughReplicasError, OffsetOutOfRangeError,
-                                   OutOfOrderSequenceError, RecordTooLargeError, TopicExistsError,
-                                   UnknownTopicError)
+from course_lib.log.errors import (
+    AckLostError,
+    GroupNotEmptyError,
+    IllegalStateError,
+    InvalidConfigError,
+    InvalidRecordError,
+    KafkaError,
+    LeaderNotAvailableError,
+    NoOffsetForPartitionError,
+    NotEnoughReplicasError,
+    OffsetOutOfRangeError,
+    OutOfOrderSequenceError,
+    RecordTooLargeError,
+    TopicExistsError,
+    UnknownTopicError,
+)
 from course_lib.log.group import Group, Rebalance
 from course_lib.log.partitioner import StickyPartitioner, murmur2, partition_for
 from course_lib.log.producer import Producer, SendFuture
@@ -43,7 +61,10 @@ def describe_group(cluster, group_id: str) -> GroupDescription:
 
 
 def reset_offsets(cluster, group_id: str, topic: str, **target) -> dict[int, int]:
-    """``kafka-consumer-groups.sh --reset-offsets ... --execute`` (to='earliest'|'latest', to_timestamp=ms)."""
+    """``kafka-consumer-groups.sh --reset-offsets ... --execute``.
+
+    ``to`` is 'earliest' or 'latest'; ``to_timestamp`` is in milliseconds.
+    """
     return cluster.reset_offsets(group_id, topic, **target)
 
 
@@ -53,13 +74,48 @@ def read_from_beginning(cluster, topic: str, max_messages: int = 10) -> list[Rec
 
 
 __all__ = [
-    "murmur2", "partition_for", "StickyPartitioner", "Cluster", "SimClock", "COURSE_EPOCH_MS",
-    "Producer", "SendFuture", "Consumer", "OffsetAndTimestamp", "TopicPartition", "Record", "RecordMetadata",
-    "TopicConfig", "assign", "assign_range", "assign_roundrobin", "assign_sticky", "cooperative_plan", "ASSIGNORS",
-    "Group", "Rebalance", "TopicDescription", "PartitionInfo", "GroupDescription", "GroupOffsetRow",
-    "describe_topic", "describe_group", "reset_offsets", "read_from_beginning",
-    "KafkaError", "InvalidConfigError", "TopicExistsError", "UnknownTopicError", "RecordTooLargeError",
-    "InvalidRecordError", "NotEnoughReplicasError", "LeaderNotAvailableError", "AckLostError",
-    "OutOfOrderSequenceError", "OffsetOutOfRangeError", "NoOffsetForPartitionError", "GroupNotEmptyError",
+    "murmur2",
+    "partition_for",
+    "StickyPartitioner",
+    "Cluster",
+    "SimClock",
+    "COURSE_EPOCH_MS",
+    "Producer",
+    "SendFuture",
+    "Consumer",
+    "OffsetAndTimestamp",
+    "TopicPartition",
+    "Record",
+    "RecordMetadata",
+    "TopicConfig",
+    "assign",
+    "assign_range",
+    "assign_roundrobin",
+    "assign_sticky",
+    "cooperative_plan",
+    "ASSIGNORS",
+    "Group",
+    "Rebalance",
+    "TopicDescription",
+    "PartitionInfo",
+    "GroupDescription",
+    "GroupOffsetRow",
+    "describe_topic",
+    "describe_group",
+    "reset_offsets",
+    "read_from_beginning",
+    "KafkaError",
+    "InvalidConfigError",
+    "TopicExistsError",
+    "UnknownTopicError",
+    "RecordTooLargeError",
+    "InvalidRecordError",
+    "NotEnoughReplicasError",
+    "LeaderNotAvailableError",
+    "AckLostError",
+    "OutOfOrderSequenceError",
+    "OffsetOutOfRangeError",
+    "NoOffsetForPartitionError",
+    "GroupNotEmptyError",
     "IllegalStateError",
 ]

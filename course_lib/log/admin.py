@@ -31,12 +31,16 @@ class TopicDescription:
 
     def __str__(self) -> str:
         settings = ",".join(f"{k}={v}" for k, v in sorted(self.config.items()))
-        lines = [f"Topic: {self.name}\tPartitionCount: {len(self.partitions)}\t"
-                 f"ReplicationFactor: {self.replication_factor}\tConfigs: {settings}"]
+        lines = [
+            f"Topic: {self.name}\tPartitionCount: {len(self.partitions)}\t"
+            f"ReplicationFactor: {self.replication_factor}\tConfigs: {settings}"
+        ]
         for p in self.partitions:
             leader = "none" if p.leader is None else p.leader
-            lines.append(f"\tTopic: {self.name}\tPartition: {p.partition}\tLeader: {leader}\t"
-                         f"Replicas: {','.join(map(str, p.replicas))}\tIsr: {','.join(map(str, p.isr))}")
+            lines.append(
+                f"\tTopic: {self.name}\tPartition: {p.partition}\tLeader: {leader}\t"
+                f"Replicas: {','.join(map(str, p.replicas))}\tIsr: {','.join(map(str, p.isr))}"
+            )
         return "\n".join(lines)
 
 
@@ -69,10 +73,20 @@ class GroupDescription:
     def __str__(self) -> str:
         header = ("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID")
         rows = [header] + [
-            (self.group_id, r.topic, str(r.partition), "-" if r.current_offset is None else str(r.current_offset),
-             str(r.log_end_offset), "-" if r.lag is None else str(r.lag), r.consumer_id or "-")
-            for r in self.rows]
+            (
+                self.group_id,
+                r.topic,
+                str(r.partition),
+                "-" if r.current_offset is None else str(r.current_offset),
+                str(r.log_end_offset),
+                "-" if r.lag is None else str(r.lag),
+                r.consumer_id or "-",
+            )
+            for r in self.rows
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = [f"Consumer group '{self.group_id}' ({self.state})"]
-        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines += [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows
+        ]
         return "\n".join(lines)

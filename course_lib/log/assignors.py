@@ -46,7 +46,9 @@ def _subscribed(subscriptions: Subscriptions) -> dict[str, set[str]]:
     return {member: set(topics) for member, topics in subscriptions.items()}
 
 
-def _all_partitions(subs: dict[str, set[str]], partitions_per_topic: Mapping[str, int]) -> list[TopicPartition]:
+def _all_partitions(
+    subs: dict[str, set[str]], partitions_per_topic: Mapping[str, int]
+) -> list[TopicPartition]:
     topics = sorted(set().union(*subs.values()) & set(partitions_per_topic)) if subs else []
     return [TopicPartition(t, p) for t in topics for p in range(partitions_per_topic[t])]
 
@@ -85,8 +87,11 @@ def assign_roundrobin(subscriptions: Subscriptions, partitions_per_topic: Mappin
     return result
 
 
-def assign_sticky(subscriptions: Subscriptions, partitions_per_topic: Mapping[str, int],
-                  previous: Mapping[str, Iterable[TopicPartition]] | None = None) -> Assignment:
+def assign_sticky(
+    subscriptions: Subscriptions,
+    partitions_per_topic: Mapping[str, int],
+    previous: Mapping[str, Iterable[TopicPartition]] | None = None,
+) -> Assignment:
     """A balanced assignment that keeps as much of ``previous`` as balance allows.
 
     1. Each member keeps its previous partitions that still exist and that it
@@ -113,8 +118,11 @@ def assign_sticky(subscriptions: Subscriptions, partitions_per_topic: Mapping[st
     by_holdings = sorted(members, key=lambda m: (-len(list(previous.get(m, ()))), m))
     extras_left = extra
     for member in by_holdings:
-        own = sorted(tp for tp in previous.get(member, ()) if tp in valid and tp.topic in subs[member]
-                     and tp not in kept)
+        own = sorted(
+            tp
+            for tp in previous.get(member, ())
+            if tp in valid and tp.topic in subs[member] and tp not in kept
+        )
         quota = base + (1 if extras_left and len(own) > base else 0)
         if quota > base:
             extras_left -= 1
@@ -129,8 +137,9 @@ def assign_sticky(subscriptions: Subscriptions, partitions_per_topic: Mapping[st
     return {member: sorted(tps) for member, tps in result.items()}
 
 
-def cooperative_plan(owned: Mapping[str, Iterable[TopicPartition]],
-                     target: Mapping[str, Iterable[TopicPartition]]) -> tuple[Assignment, Assignment]:
+def cooperative_plan(
+    owned: Mapping[str, Iterable[TopicPartition]], target: Mapping[str, Iterable[TopicPartition]]
+) -> tuple[Assignment, Assignment]:
     """The two steps of a cooperative rebalance from ``owned`` to ``target``.
 
     Step 1 (first rebalance): each member keeps what it owns and the target
@@ -155,8 +164,12 @@ ASSIGNORS = {
 }
 
 
-def assign(strategy: str, subscriptions: Subscriptions, partitions_per_topic: Mapping[str, int],
-           previous: Mapping[str, Iterable[TopicPartition]] | None = None) -> Assignment:
+def assign(
+    strategy: str,
+    subscriptions: Subscriptions,
+    partitions_per_topic: Mapping[str, int],
+    previous: Mapping[str, Iterable[TopicPartition]] | None = None,
+) -> Assignment:
     """Run the assignor named ``strategy`` (sticky ones also look at ``previous``)."""
     if strategy not in ASSIGNORS:
         raise ValueError(f"unknown assignor {strategy!r}; choose one of {sorted(ASSIGNORS)}")

@@ -21,8 +21,14 @@ from typing import Any
 
 from course_lib.log.admin import GroupDescription, GroupOffsetRow, PartitionInfo, TopicDescription
 from course_lib.log.assignors import TopicPartition
-from course_lib.log.errors import (GroupNotEmptyError, InvalidConfigError, LeaderNotAvailableError,
-                                   NotEnoughReplicasError, TopicExistsError, UnknownTopicError)
+from course_lib.log.errors import (
+    GroupNotEmptyError,
+    InvalidConfigError,
+    LeaderNotAvailableError,
+    NotEnoughReplicasError,
+    TopicExistsError,
+    UnknownTopicError,
+)
 from course_lib.log.group import Group
 from course_lib.log.topic import Partition, Record, Topic, TopicConfig
 
@@ -83,8 +89,13 @@ class Cluster:
         return [m for group in self.groups.values() for m in group.expire(now)]
 
     # -- topics --
-    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
-                     config: dict[str, Any] | None = None) -> TopicDescription:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: dict[str, Any] | None = None,
+    ) -> TopicDescription:
         """``kafka-topics.sh --create``: refuse duplicates, bad counts and out-of-range settings."""
         if name in self.topics:
             raise TopicExistsError(f"topic '{name}' already exists; delete it first or pick another name")
@@ -93,8 +104,10 @@ class Cluster:
         if partitions < 1:
             raise InvalidConfigError(f"partitions={partitions}: a topic needs at least 1 partition")
         if not 1 <= replication_factor <= len(self.brokers):
-            raise InvalidConfigError(f"replication factor {replication_factor} is invalid: it must be in "
-                                     f"[1, {len(self.brokers)}], the number of brokers")
+            raise InvalidConfigError(
+                f"replication factor {replication_factor} is invalid: it must be in "
+                f"[1, {len(self.brokers)}], the number of brokers"
+            )
         topic_config = TopicConfig.from_dict(config)
         now = self.now_ms()
         parts = []
@@ -117,8 +130,9 @@ class Cluster:
             return self.topics[name]
         except KeyError:
             known = ", ".join(sorted(self.topics)) or "none yet"
-            raise UnknownTopicError(f"no topic named '{name}' (topics: {known}); create it with "
-                                    "create_topic()") from None
+            raise UnknownTopicError(
+                f"no topic named '{name}' (topics: {known}); create it with create_topic()"
+            ) from None
 
     def partition(self, topic: str, partition: int) -> Partition:
         parts = self.topic(topic).partitions
@@ -151,14 +165,17 @@ class Cluster:
         """Raise if the partition has no leader, or acks=all cannot be met."""
         isr = self.isr(partition)
         if not isr:
-            raise LeaderNotAvailableError(f"{partition.topic}-{partition.index}: every replica "
-                                          f"({partition.replicas}) is on a stopped broker")
+            raise LeaderNotAvailableError(
+                f"{partition.topic}-{partition.index}: every replica "
+                f"({partition.replicas}) is on a stopped broker"
+            )
         needed = partition.config.min_insync_replicas
         if acks == "all" and len(isr) < needed:
             raise NotEnoughReplicasError(
                 f"{partition.topic}-{partition.index}: {len(isr)} in-sync replica(s) {isr}, but "
                 f"min.insync.replicas={needed} and the producer asked for acks=all; the write is refused "
-                "rather than risk losing it (acks=1 would be accepted, and lost if this leader dies)")
+                "rather than risk losing it (acks=1 would be accepted, and lost if this leader dies)"
+            )
 
     # -- faults --
     def lose_acks(self, count: int = 1) -> None:
@@ -230,8 +247,10 @@ class Cluster:
         """Run the log cleaner on a compacted topic; return the number of records removed."""
         t = self.topic(topic)
         if not t.config.compact:
-            raise InvalidConfigError(f"topic '{topic}' has cleanup.policy={','.join(t.config.cleanup_policy)}; "
-                                     "compaction needs cleanup.policy=compact")
+            raise InvalidConfigError(
+                f"topic '{topic}' has cleanup.policy={','.join(t.config.cleanup_policy)}; "
+                "compaction needs cleanup.policy=compact"
+            )
         now = self.now_ms()
         for part in t.partitions:
             part.roll_if_due(now)
@@ -244,8 +263,16 @@ class Cluster:
         infos = []
         for part in topic.partitions:
             isr = self.isr(part)
-            infos.append(PartitionInfo(part.index, isr[0] if isr else None, tuple(part.replicas), tuple(isr),
-                                       part.log_start_offset, part.log_end_offset))
+            infos.append(
+                PartitionInfo(
+                    part.index,
+                    isr[0] if isr else None,
+                    tuple(part.replicas),
+                    tuple(isr),
+                    part.log_start_offset,
+                    part.log_end_offset,
+                )
+            )
         defaults = TopicConfig().to_dict()
         config = {k: v for k, v in topic.config.to_dict().items() if v != defaults[k]}
         return TopicDescription(name, tuple(infos), topic.replication_factor, config)
@@ -264,12 +291,26 @@ class Cluster:
                 continue
             end = self.partition(tp.topic, tp.partition).log_end_offset
             current = group.committed.get(tp)
-            rows.append(GroupOffsetRow(tp.topic, tp.partition, current, end,
-                                       None if current is None else end - current, owners.get(tp)))
+            rows.append(
+                GroupOffsetRow(
+                    tp.topic,
+                    tp.partition,
+                    current,
+                    end,
+                    None if current is None else end - current,
+                    owners.get(tp),
+                )
+            )
         return GroupDescription(group_id, group.state, tuple(rows))
 
-    def reset_offsets(self, group_id: str, topic: str, to: str | None = None,
-                      to_timestamp: int | None = None, to_offset: int | None = None) -> dict[int, int]:
+    def reset_offsets(
+        self,
+        group_id: str,
+        topic: str,
+        to: str | None = None,
+        to_timestamp: int | None = None,
+        to_offset: int | None = None,
+    ) -> dict[int, int]:
         """``kafka-consumer-groups.sh --reset-offsets --execute``: earliest, latest, a time or an offset.
 
         Like the tool, it refuses while the group has running members: they
@@ -277,8 +318,10 @@ class Cluster:
         """
         group = self.group(group_id)
         if group.members:
-            raise GroupNotEmptyError(f"group '{group_id}' has {len(group.members)} active member(s); "
-                                     "stop its consumers first (the CLI says: consumer group is not inactive)")
+            raise GroupNotEmptyError(
+                f"group '{group_id}' has {len(group.members)} active member(s); "
+                "stop its consumers first (the CLI says: consumer group is not inactive)"
+            )
         if [to is not None, to_timestamp is not None, to_offset is not None].count(True) != 1:
             raise ValueError("give exactly one of to='earliest'|'latest', to_timestamp=ms, to_offset=n")
         if to not in (None, "earliest", "latest"):

@@ -21,13 +21,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from course_lib.log.assignors import ASSIGNORS, TopicPartition
-from course_lib.log.errors import (IllegalStateError, InvalidConfigError, NoOffsetForPartitionError,
-                                   OffsetOutOfRangeError)
+from course_lib.log.errors import (
+    IllegalStateError,
+    InvalidConfigError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 from course_lib.log.group import Member
 from course_lib.log.topic import Record
 
 if TYPE_CHECKING:
     from course_lib.log.cluster import Cluster
+
 
 class OffsetAndTimestamp(NamedTuple):
     offset: int
@@ -37,14 +42,25 @@ class OffsetAndTimestamp(NamedTuple):
 class Consumer:
     """Reads an embedded :class:`Cluster`, alone (``assign``) or in a group (``subscribe``)."""
 
-    def __init__(self, cluster: Cluster, group_id: str | None = None, *, assignor: str = "range",
-                 auto_offset_reset: str = "latest", enable_auto_commit: bool = True,
-                 auto_commit_interval_ms: int = 5_000, session_timeout_ms: int = 45_000,
-                 max_poll_records: int = 500, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        group_id: str | None = None,
+        *,
+        assignor: str = "range",
+        auto_offset_reset: str = "latest",
+        enable_auto_commit: bool = True,
+        auto_commit_interval_ms: int = 5_000,
+        session_timeout_ms: int = 45_000,
+        max_poll_records: int = 500,
+        client_id: str | None = None,
+    ) -> None:
         if assignor not in ASSIGNORS:
             raise InvalidConfigError(f"assignor={assignor!r}; choose one of {sorted(ASSIGNORS)}")
         if auto_offset_reset not in ("earliest", "latest", "none"):
-            raise InvalidConfigError(f"auto_offset_reset={auto_offset_reset!r}; use 'earliest', 'latest' or 'none'")
+            raise InvalidConfigError(
+                f"auto_offset_reset={auto_offset_reset!r}; use 'earliest', 'latest' or 'none'"
+            )
         if max_poll_records < 1:
             raise InvalidConfigError("max_poll_records must be at least 1")
         self.cluster = cluster
@@ -67,7 +83,8 @@ class Consumer:
         self._last_auto_commit = cluster.clock()
 
     def __repr__(self) -> str:
-        return f"Consumer({self.client_id!r}, group={self.group_id!r}, partitions={[str(tp) for tp in self.assignment()]})"
+        partitions = [str(tp) for tp in self.assignment()]
+        return f"Consumer({self.client_id!r}, group={self.group_id!r}, partitions={partitions})"
 
     # -- membership --
     def subscribe(self, topics: str | Iterable[str]) -> None:
@@ -83,14 +100,25 @@ class Consumer:
             group.members.pop(self.member_id, None)
         self._subscription = tuple(sorted(topics))
         self.member_id = self.cluster.new_member_id(self.client_id)
-        group.join(Member(self.member_id, self.client_id, self._subscription, self.assignor,
-                          self.session_timeout_ms, self, self.cluster.clock()))
+        group.join(
+            Member(
+                self.member_id,
+                self.client_id,
+                self._subscription,
+                self.assignor,
+                self.session_timeout_ms,
+                self,
+                self.cluster.clock(),
+            )
+        )
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         """Read these partitions directly, outside any group's rebalancing."""
         self._check_usable()
         if self.member_id is not None:
-            raise IllegalStateError("this consumer subscribed to a group; assign() and subscribe() do not mix")
+            raise IllegalStateError(
+                "this consumer subscribed to a group; assign() and subscribe() do not mix"
+            )
         self._manual = True
         self._positions = {TopicPartition(*tp): None for tp in partitions}
 
@@ -118,7 +146,10 @@ class Consumer:
         cluster = self.cluster
         if self.group_id is not None and not self._manual:
             cluster.expire_sessions()
-            if self.enable_auto_commit and cluster.clock() - self._last_auto_commit >= self.auto_commit_interval_ms:
+            if (
+                self.enable_auto_commit
+                and cluster.clock() - self._last_auto_commit >= self.auto_commit_interval_ms
+            ):
                 self.commit()
         limit = max_records or self.max_poll_records
         partitions = sorted(self._positions)
@@ -164,11 +195,15 @@ class Consumer:
             return position
         if self.auto_offset_reset == "none":
             if position is None:
-                raise NoOffsetForPartitionError(f"{tp}: no committed offset and auto_offset_reset='none'; "
-                                                "seek() first or choose 'earliest' or 'latest'")
-            raise OffsetOutOfRangeError(f"{tp}: offset {position} is outside the log "
-                                        f"[{part.log_start_offset}, {part.log_end_offset}] and "
-                                        "auto_offset_reset='none'")
+                raise NoOffsetForPartitionError(
+                    f"{tp}: no committed offset and auto_offset_reset='none'; "
+                    "seek() first or choose 'earliest' or 'latest'"
+                )
+            raise OffsetOutOfRangeError(
+                f"{tp}: offset {position} is outside the log "
+                f"[{part.log_start_offset}, {part.log_end_offset}] and "
+                "auto_offset_reset='none'"
+            )
         position = part.log_start_offset if self.auto_offset_reset == "earliest" else part.log_end_offset
         self._positions[tp] = position
         return position
@@ -221,7 +256,9 @@ class Consumer:
             tp = self._assigned(tp)
             self._positions[tp] = self.cluster.partition(tp.topic, tp.partition).log_end_offset
 
-    def offsets_for_times(self, timestamps: dict[TopicPartition, int]) -> dict[TopicPartition, OffsetAndTimestamp | None]:
+    def offsets_for_times(
+        self, timestamps: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, OffsetAndTimestamp | None]:
         """Per partition, the first offset whose timestamp is >= the given time (or None)."""
         out: dict[TopicPartition, OffsetAndTimestamp | None] = {}
         for tp, timestamp in timestamps.items():
@@ -233,7 +270,9 @@ class Consumer:
     def _assigned(self, tp: TopicPartition) -> TopicPartition:
         tp = TopicPartition(*tp)
         if tp not in self._positions:
-            raise IllegalStateError(f"{tp} is not assigned to this consumer (it has {[str(t) for t in self.assignment()]})")
+            raise IllegalStateError(
+                f"{tp} is not assigned to this consumer (it has {[str(t) for t in self.assignment()]})"
+            )
         return tp
 
     # -- leaving --

@@ -60,7 +60,11 @@ class Rebalance:
     def __str__(self) -> str:
         lines = [f"generation {self.generation} ({self.reason})"]
         for member, tps in self.assignment.items():
-            moved = f"   revoked {[tp.partition for tp in self.revoked[member]]}" if self.revoked.get(member) else ""
+            moved = (
+                f"   revoked {[tp.partition for tp in self.revoked[member]]}"
+                if self.revoked.get(member)
+                else ""
+            )
             lines.append(f"  {member}: {[tp.partition for tp in tps] or 'idle'}{moved}")
         return "\n".join(lines)
 
@@ -91,7 +95,8 @@ class Group:
             raise InvalidConfigError(
                 f"group '{self.group_id}' uses the {self.assignor!r} assignor; member {member.client_id} "
                 f"asked for {member.assignor!r} (Kafka: INCONSISTENT_GROUP_PROTOCOL). Use the same "
-                "partition assignment strategy in every member of a group")
+                "partition assignment strategy in every member of a group"
+            )
         self.assignor = member.assignor
         self.members[member.member_id] = member
         self.rebalance(f"{member.member_id} joined")
@@ -102,8 +107,11 @@ class Group:
 
     def expire(self, now_ms: int) -> list[str]:
         """Remove crashed members whose session timed out; rebalance if any; return their ids."""
-        expired = [m.member_id for m in self.members.values()
-                   if m.crashed and now_ms - m.last_heartbeat_ms >= m.session_timeout_ms]
+        expired = [
+            m.member_id
+            for m in self.members.values()
+            if m.crashed and now_ms - m.last_heartbeat_ms >= m.session_timeout_ms
+        ]
         for member_id in expired:
             del self.members[member_id]
         if expired:
@@ -145,5 +153,8 @@ class Group:
         for member in self.members.values():
             member.assignment = list(assignment[member.member_id])
             member.client._on_assigned(member.assignment, self.generation)
-        self.history.append(Rebalance(self.generation, reason,
-                                      {m: list(tps) for m, tps in sorted(assignment.items())}, revoked))
+        self.history.append(
+            Rebalance(
+                self.generation, reason, {m: list(tps) for m, tps in sorted(assignment.items())}, revoked
+            )
+        )

@@ -41,8 +41,10 @@ def to_bytes(data: bytes | str | None) -> bytes | None:
         return data.encode("utf-8")
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
-    raise TypeError(f"keys and values must be bytes or str (or None), not {type(data).__name__}; "
-                    "serialize it first, for example json.dumps(value).encode()")
+    raise TypeError(
+        f"keys and values must be bytes or str (or None), not {type(data).__name__}; "
+        "serialize it first, for example json.dumps(value).encode()"
+    )
 
 
 def murmur2(data: bytes | str) -> int:
@@ -76,8 +78,10 @@ def murmur2(data: bytes | str) -> int:
 def partition_for(key: bytes | str, num_partitions: int) -> int:
     """The partition Kafka's default partitioner picks for a non-null ``key``."""
     if key is None:
-        raise ValueError("partition_for needs a key: keyless records are placed by the producer "
-                         "(sticky per batch, see StickyPartitioner)")
+        raise ValueError(
+            "partition_for needs a key: keyless records are placed by the producer "
+            "(sticky per batch, see StickyPartitioner)"
+        )
     if num_partitions < 1:
         raise ValueError(f"num_partitions must be at least 1, got {num_partitions}")
     return (murmur2(key) & 0x7FFFFFFF) % num_partitions

@@ -48,8 +48,18 @@ COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
 class _Batch:
     """Records waiting to go to one partition in one request."""
 
-    __slots__ = ("tp", "items", "size", "created_ms", "keyless", "base_offset", "timestamp", "error",
-                 "callbacks", "sent")
+    __slots__ = (
+        "tp",
+        "items",
+        "size",
+        "created_ms",
+        "keyless",
+        "base_offset",
+        "timestamp",
+        "error",
+        "callbacks",
+        "sent",
+    )
 
     def __init__(self, tp: TopicPartition, created_ms: int) -> None:
         self.tp = tp
@@ -87,31 +97,48 @@ class SendFuture:
 class Producer:
     """Sends records to an embedded :class:`Cluster`, with Kafka's producer settings."""
 
-    def __init__(self, cluster: Cluster, *, acks: str | int = "all", enable_idempotence: bool = True,
-                 retries: int = 2_147_483_647, linger_ms: int = 0, batch_size: int = 16_384,
-                 max_in_flight_requests_per_connection: int = 5, retry_backoff_ms: int = 100,
-                 delivery_timeout_ms: int = 120_000, compression_type: str = "none",
-                 client_id: str = "producer-1", seed: int = 0) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        acks: str | int = "all",
+        enable_idempotence: bool = True,
+        retries: int = 2_147_483_647,
+        linger_ms: int = 0,
+        batch_size: int = 16_384,
+        max_in_flight_requests_per_connection: int = 5,
+        retry_backoff_ms: int = 100,
+        delivery_timeout_ms: int = 120_000,
+        compression_type: str = "none",
+        client_id: str = "producer-1",
+        seed: int = 0,
+    ) -> None:
         acks = {"all": "all", "-1": "all", -1: "all", "0": 0, 0: 0, "1": 1, 1: 1}.get(acks, acks)
         if acks not in ("all", 0, 1):
             raise InvalidConfigError(f"acks={acks!r} is invalid; use 0, 1 or 'all' (also written -1)")
         if retries < 0:
             raise InvalidConfigError(f"retries={retries} must be >= 0")
         if compression_type not in COMPRESSION:
-            raise InvalidConfigError(f"compression_type={compression_type!r}; valid: {', '.join(COMPRESSION)}")
+            raise InvalidConfigError(
+                f"compression_type={compression_type!r}; valid: {', '.join(COMPRESSION)}"
+            )
         if linger_ms < 0 or batch_size < 1:
             raise InvalidConfigError("linger_ms must be >= 0 and batch_size >= 1")
         if enable_idempotence:
             # The same three rules the Java client enforces (ConfigException).
             if acks != "all":
-                raise InvalidConfigError("enable_idempotence=True requires acks='all' (a write acknowledged "
-                                         "by the leader alone could be lost and re-sent)")
+                raise InvalidConfigError(
+                    "enable_idempotence=True requires acks='all' (a write acknowledged "
+                    "by the leader alone could be lost and re-sent)"
+                )
             if retries == 0:
                 raise InvalidConfigError("enable_idempotence=True requires retries > 0")
             if not 1 <= max_in_flight_requests_per_connection <= 5:
-                raise InvalidConfigError("enable_idempotence=True requires max_in_flight_requests_per_connection "
-                                         f"<= 5 (got {max_in_flight_requests_per_connection}): the broker "
-                                         "remembers only the last 5 batches per producer")
+                raise InvalidConfigError(
+                    "enable_idempotence=True requires max_in_flight_requests_per_connection "
+                    f"<= 5 (got {max_in_flight_requests_per_connection}): the broker "
+                    "remembers only the last 5 batches per producer"
+                )
         self.cluster = cluster
         self.acks = acks
         self.enable_idempotence = enable_idempotence
@@ -131,9 +158,17 @@ class Producer:
         self.retried = 0
 
     # -- sending --
-    def send(self, topic: str, key: bytes | str | None = None, value: bytes | str | None = None,
-             headers: dict[str, bytes | str] | Headers | None = None, *, partition: int | None = None,
-             timestamp_ms: int | None = None, callback: Callback | None = None) -> SendFuture:
+    def send(
+        self,
+        topic: str,
+        key: bytes | str | None = None,
+        value: bytes | str | None = None,
+        headers: dict[str, bytes | str] | Headers | None = None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        callback: Callback | None = None,
+    ) -> SendFuture:
         """Queue a record; the future's ``get()`` gives its partition, offset and timestamp."""
         if self._closed:
             raise IllegalStateError("send() after close(): create a new producer")
@@ -219,7 +254,9 @@ class Producer:
             self.requests += 1
             try:
                 cluster.check_writable(part, self.acks)
-                base, timestamp, _duplicate = part.append(batch.items, cluster.clock(), self.producer_id, sequence)
+                base, timestamp, _duplicate = part.append(
+                    batch.items, cluster.clock(), self.producer_id, sequence
+                )
                 if self.acks != 0 and cluster._ack_lost():
                     raise AckLostError(f"{tp}: the batch was written at offset {base}, but the ack was lost")
                 batch.base_offset = base

@@ -17,8 +17,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from course_lib.log.errors import (InvalidConfigError, InvalidRecordError, OffsetOutOfRangeError,
-                                   OutOfOrderSequenceError, RecordTooLargeError)
+from course_lib.log.errors import (
+    InvalidConfigError,
+    InvalidRecordError,
+    OffsetOutOfRangeError,
+    OutOfOrderSequenceError,
+    RecordTooLargeError,
+)
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -61,20 +66,55 @@ COMPRESSION_TYPES = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"
 
 # name -> (python attribute, minimum, maximum, Kafka's default, what it does)
 _NUMERIC = {
-    "retention.ms": ("retention_ms", -1, _LONG_MAX, 604_800_000,
-                     "delete closed segments whose newest record is older than this (-1: keep forever)"),
-    "retention.bytes": ("retention_bytes", -1, _LONG_MAX, -1,
-                        "delete the oldest closed segments while a partition is bigger (-1: no limit)"),
-    "max.message.bytes": ("max_message_bytes", 0, _INT_MAX, 1_048_588,
-                          "the largest record (batch) the broker accepts"),
-    "segment.bytes": ("segment_bytes", 14, _INT_MAX, 1_073_741_824,
-                      "roll to a new segment when the active one would grow past this"),
-    "segment.ms": ("segment_ms", 1, _LONG_MAX, 604_800_000,
-                   "roll to a new segment when the active one is older than this"),
-    "min.insync.replicas": ("min_insync_replicas", 1, _INT_MAX, 1,
-                            "with acks=all, refuse writes while fewer replicas are in sync"),
-    "delete.retention.ms": ("delete_retention_ms", 0, _LONG_MAX, 86_400_000,
-                            "how long compaction keeps a tombstone, so consumers can see the delete"),
+    "retention.ms": (
+        "retention_ms",
+        -1,
+        _LONG_MAX,
+        604_800_000,
+        "delete closed segments whose newest record is older than this (-1: keep forever)",
+    ),
+    "retention.bytes": (
+        "retention_bytes",
+        -1,
+        _LONG_MAX,
+        -1,
+        "delete the oldest closed segments while a partition is bigger (-1: no limit)",
+    ),
+    "max.message.bytes": (
+        "max_message_bytes",
+        0,
+        _INT_MAX,
+        1_048_588,
+        "the largest record (batch) the broker accepts",
+    ),
+    "segment.bytes": (
+        "segment_bytes",
+        14,
+        _INT_MAX,
+        1_073_741_824,
+        "roll to a new segment when the active one would grow past this",
+    ),
+    "segment.ms": (
+        "segment_ms",
+        1,
+        _LONG_MAX,
+        604_800_000,
+        "roll to a new segment when the active one is older than this",
+    ),
+    "min.insync.replicas": (
+        "min_insync_replicas",
+        1,
+        _INT_MAX,
+        1,
+        "with acks=all, refuse writes while fewer replicas are in sync",
+    ),
+    "delete.retention.ms": (
+        "delete_retention_ms",
+        0,
+        _LONG_MAX,
+        86_400_000,
+        "how long compaction keeps a tombstone, so consumers can see the delete",
+    ),
 }
 
 
@@ -109,8 +149,9 @@ class TopicConfig:
                 values["cleanup_policy"] = _parse_policy(raw)
             elif name == "compression.type":
                 if raw not in COMPRESSION_TYPES:
-                    raise InvalidConfigError(f"compression.type={raw!r} is invalid; valid values: "
-                                             f"{', '.join(COMPRESSION_TYPES)}")
+                    raise InvalidConfigError(
+                        f"compression.type={raw!r} is invalid; valid values: {', '.join(COMPRESSION_TYPES)}"
+                    )
                 values["compression_type"] = raw
             else:
                 known = ", ".join(sorted([*_NUMERIC, "cleanup.policy", "compression.type"]))
@@ -139,8 +180,9 @@ def _parse_int(name: str, raw: Any, low: int, high: int, meaning: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidConfigError(f"{name}={raw!r} is not an integer; valid range [{low}, {high}] "
-                                 f"({meaning})") from None
+        raise InvalidConfigError(
+            f"{name}={raw!r} is not an integer; valid range [{low}, {high}] ({meaning})"
+        ) from None
     if not low <= value <= high:
         raise InvalidConfigError(f"{name}={value} is out of range; valid range [{low}, {high}] ({meaning})")
     return value
@@ -150,12 +192,14 @@ def _parse_policy(raw: Any) -> tuple[str, ...]:
     parts = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
     policies = tuple(sorted({str(part).strip() for part in parts if str(part).strip()}))
     if not policies or any(p not in CLEANUP_POLICIES for p in policies):
-        raise InvalidConfigError(f"cleanup.policy={raw!r} is invalid; valid values: delete, compact, "
-                                 "or both as 'compact,delete'")
+        raise InvalidConfigError(
+            f"cleanup.policy={raw!r} is invalid; valid values: delete, compact, or both as 'compact,delete'"
+        )
     return policies
 
 
 # --- Segments and partitions -----------------------------------------------------------------
+
 
 @dataclass
 class Segment:
@@ -202,8 +246,9 @@ class Partition:
         self.producers: dict[int, deque[ProducerState]] = {}
 
     # -- writing --
-    def append(self, items: list[tuple], now_ms: int, producer_id: int = -1,
-               base_sequence: int = -1) -> tuple[int, int, bool]:
+    def append(
+        self, items: list[tuple], now_ms: int, producer_id: int = -1, base_sequence: int = -1
+    ) -> tuple[int, int, bool]:
         """Append ``(key, value, headers, timestamp)`` items; return (base offset, timestamp, duplicate).
 
         With a producer id, a batch whose sequence the partition has already
@@ -221,19 +266,24 @@ class Partition:
                 if base_sequence != expected:
                     raise OutOfOrderSequenceError(
                         f"{self.topic}-{self.index}: producer {producer_id} sent sequence {base_sequence}, "
-                        f"the broker expected {expected}")
+                        f"the broker expected {expected}"
+                    )
         limit = config.max_message_bytes
         compact = config.compact
         for key, value, headers, _ts in items:
             size = record_size(key, value, headers)
             if size > limit:
                 raise RecordTooLargeError(
-                    f"a record of {size} bytes is larger than topic '{self.topic}' max.message.bytes={limit}; "
+                    f"a record of {size} bytes is larger than topic '{self.topic}' "
+                    f"max.message.bytes={limit}; "
                     "raise max.message.bytes (and the producer's max.request.size) or store the payload "
-                    "elsewhere and send a reference")
+                    "elsewhere and send a reference"
+                )
             if compact and key is None:
-                raise InvalidRecordError(f"topic '{self.topic}' is compacted (cleanup.policy=compact): "
-                                         "every record needs a key, since compaction keeps the latest value per key")
+                raise InvalidRecordError(
+                    f"topic '{self.topic}' is compacted (cleanup.policy=compact): "
+                    "every record needs a key, since compaction keeps the latest value per key"
+                )
         topic, index = self.topic, self.index
         segment = self.segments[-1]
         segment_limit = config.segment_bytes
@@ -285,14 +335,15 @@ class Partition:
         if offset < self.log_start_offset or offset > self.log_end_offset:
             raise OffsetOutOfRangeError(
                 f"offset {offset} is outside {self.topic}-{self.index}'s log "
-                f"[{self.log_start_offset}, {self.log_end_offset}]")
+                f"[{self.log_start_offset}, {self.log_end_offset}]"
+            )
         out: list[Record] = []
         s = bisect.bisect_right(self._bases, offset) - 1
         segments = self.segments
         while s < len(segments) and len(out) < max_records:
             segment = segments[s]
             i = segment.index_of(offset) if segment.base_offset <= offset else 0
-            out += segment.records[i:i + max_records - len(out)]
+            out += segment.records[i : i + max_records - len(out)]
             s += 1
         return out
 
@@ -308,7 +359,10 @@ class Partition:
 
     # -- cleaning --
     def roll_if_due(self, now_ms: int) -> None:
-        """Close the active segment if it is older than segment.ms (Kafka checks on each append and periodically)."""
+        """Close the active segment if it is older than segment.ms.
+
+        Kafka checks on each append and periodically.
+        """
         active = self.segments[-1]
         if active.records and now_ms - active.created_ms >= self.config.segment_ms:
             self._roll(now_ms)
@@ -343,9 +397,12 @@ class Partition:
                 latest[record.key] = record.offset
         removed = 0
         for segment in self.segments[:-1]:
-            kept = [r for r in segment.records
-                    if latest[r.key] == r.offset
-                    and not (r.value is None and now_ms - r.timestamp > self.config.delete_retention_ms)]
+            kept = [
+                r
+                for r in segment.records
+                if latest[r.key] == r.offset
+                and not (r.value is None and now_ms - r.timestamp > self.config.delete_retention_ms)
+            ]
             removed += len(segment.records) - len(kept)
             segment.records = kept
             new_size = sum(record_size(r.key, r.value, r.headers) for r in kept)
@@ -361,7 +418,9 @@ class Partition:
 class Topic:
     """A named set of partitions sharing one configuration."""
 
-    def __init__(self, name: str, partitions: list[Partition], config: TopicConfig, replication_factor: int) -> None:
+    def __init__(
+        self, name: str, partitions: list[Partition], config: TopicConfig, replication_factor: int
+    ) -> None:
         self.name = name
         self.partitions = partitions
         self.config = config

@@ -5,7 +5,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from course_lib.delivery import (
-    AtomicIdempotentConsumer, Crash, CrashPlan, ExactlyOnceChecker, IdempotentConsumer,
+    AtomicIdempotentConsumer,
+    Crash,
+    CrashPlan,
+    ExactlyOnceChecker,
+    IdempotentConsumer,
 )
 from course_lib.exchanges import HeadersExchange, Queue, TopicExchange
 from course_lib.viz.explorer import Explorer
@@ -44,8 +48,13 @@ class RoutingExplorer(Explorer):
 
     title = "Routing explorer: which queues get this message?"
 
-    def __init__(self, routing_key: str = "order.payment.failed", headers: str = "format=pdf, region=eu",
-                 topic_bindings=DEFAULT_TOPIC_BINDINGS, header_bindings=DEFAULT_HEADER_BINDINGS) -> None:
+    def __init__(
+        self,
+        routing_key: str = "order.payment.failed",
+        headers: str = "format=pdf, region=eu",
+        topic_bindings=DEFAULT_TOPIC_BINDINGS,
+        header_bindings=DEFAULT_HEADER_BINDINGS,
+    ) -> None:
         self.topic = TopicExchange("events")
         for name, key in topic_bindings:
             self.topic.bind(Queue(name), key)
@@ -95,8 +104,12 @@ class CrashExplorer(Explorer):
     title = "Crash explorer: does the effect happen exactly once?"
 
     def __init__(self, consumer: str = "mark-first") -> None:
-        self.choice = widgets.Dropdown(options=list(CONSUMERS.items()), value=consumer, description="consumer:")
-        self.crash_next = widgets.Checkbox(value=False, description="crash in the window on the next delivery")
+        self.choice = widgets.Dropdown(
+            options=list(CONSUMERS.items()), value=consumer, description="consumer:"
+        )
+        self.crash_next = widgets.Checkbox(
+            value=False, description="crash in the window on the next delivery"
+        )
         self.deliver = widgets.Button(description="deliver evt_1")
         self.choice.observe(lambda _change: self.reset(), names="value")
         self.deliver.on_click(lambda _button: self.deliver_once())
@@ -117,8 +130,9 @@ class CrashExplorer(Explorer):
         if kind == "atomic":
             consumer = AtomicIdempotentConsumer(self.redis, effect=self.checker.record_in, crashes=plan)
         else:
-            consumer = IdempotentConsumer(self.redis, effect=self.checker.record, crashes=plan,
-                                          mark_first=kind == "mark-first")
+            consumer = IdempotentConsumer(
+                self.redis, effect=self.checker.record, crashes=plan, mark_first=kind == "mark-first"
+            )
         try:
             outcome = "processed" if consumer.handle({"eventId": "evt_1"}) else "skipped (already marked)"
         except Crash as error:

@@ -15,8 +15,8 @@ from course_lib.consistency import (
     CPRegister,
     RegisterCluster,
     Verdict,
-    check_linearizable,
     as_check_ops,
+    check_linearizable,
 )
 from course_lib.viz.explorer import ActionExplorer
 
@@ -91,8 +91,10 @@ class CAPExplorer(ActionExplorer):
             verdict = check_linearizable(history)
             values = " ".join(f"{n}={v!r}" for n, v in run.values("x").items())
             lines.append(f"{system.upper()}: answered {answered}/{asked}; replicas {values}")
-            lines.append(f"    checker: {verdict.verdict}"
-                         + (f" -- {verdict.explanation.split(';')[0]}" if verdict.ok is False else ""))
+            lines.append(
+                f"    checker: {verdict.verdict}"
+                + (f" -- {verdict.explanation.split(';')[0]}" if verdict.ok is False else "")
+            )
         return "\n".join(lines)
 
 
@@ -104,8 +106,13 @@ def _outcome(op) -> str:
     return "no answer (" + op.note + ")"
 
 
-def plot_history(history, verdict: Verdict | None = None, ax=None, title: str = "History",
-                 partition: tuple[float, float] | None = None):
+def plot_history(
+    history,
+    verdict: Verdict | None = None,
+    ax=None,
+    title: str = "History",
+    partition: tuple[float, float] | None = None,
+):
     """A space-time diagram: one lane per process, a bar from invocation to completion per operation.
 
     An operation with an unknown outcome is drawn open-ended; the operation the
@@ -129,16 +136,32 @@ def plot_history(history, verdict: Verdict | None = None, ax=None, title: str = 
         lane = processes.index(op.process)
         end = right if op.ret == INF else op.ret
         colour = "#BF092F" if stuck is not None and op.index == stuck.index else "#3B9797"
-        ax.plot([op.call, end], [lane, lane], color=colour, linewidth=6, solid_capstyle="butt",
-                linestyle="--" if op.ret == INF else "-")
-        label = (f"R {op.output}" if op.kind == "read" else f"W {op.value}" if op.kind == "write"
-                 else f"CAS {op.value[0]}->{op.value[1]}")
+        ax.plot(
+            [op.call, end],
+            [lane, lane],
+            color=colour,
+            linewidth=6,
+            solid_capstyle="butt",
+            linestyle="--" if op.ret == INF else "-",
+        )
+        label = (
+            f"R {op.output}"
+            if op.kind == "read"
+            else f"W {op.value}"
+            if op.kind == "write"
+            else f"CAS {op.value[0]}->{op.value[1]}"
+        )
         ax.text((op.call + end) / 2, lane + 0.18, label, ha="center", fontsize=8)
     ax.set_yticks(range(len(processes)), processes)
     ax.set_ylim(-0.6, len(processes) - 0.2)
     if partition is not None:
-        ax.axvspan(max(partition[0], left), min(partition[1], right), color="#BF092F", alpha=0.08,
-                   label="network partitioned")
+        ax.axvspan(
+            max(partition[0], left),
+            min(partition[1], right),
+            color="#BF092F",
+            alpha=0.08,
+            label="network partitioned",
+        )
         ax.legend(loc="upper left", fontsize=8)
     ax.set_xlim(left - 0.02 * (right - left), right)
     ax.set_xlabel("time (ms)")

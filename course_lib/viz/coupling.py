@@ -19,7 +19,8 @@ class CouplingExplorer(Explorer):
         self.history_lines = history_lines
         self.inventory = widgets.ToggleButtons(
             options=[("inventory up", True), ("inventory down", False)],
-            description="service B:", tooltips=["the inventory service answers", "the inventory service is down"],
+            description="service B:",
+            tooltips=["the inventory service answers", "the inventory service is down"],
         )
         self.place = widgets.Button(description="place an order", tooltip="place one order both ways")
         self.deliver = widgets.Button(description="deliver pending events", tooltip="let the broker deliver")
@@ -43,5 +44,5 @@ class CouplingExplorer(Explorer):
         self.refresh()
 
     def static_text(self) -> str:
-        recent = self.history[-self.history_lines:] or ["(no orders yet: press 'place an order')"]
+        recent = self.history[-self.history_lines :] or ["(no orders yet: press 'place an order')"]
         return "\n".join(recent) + "\n\n" + self.demo.summary()

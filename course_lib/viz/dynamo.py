@@ -47,8 +47,10 @@ def replay(actions: list[str]) -> tuple[DynamoCluster, list[str]]:
                 result = cluster.put(KEY, merge_carts(read.values) + [item], context=read.context, via=via)
                 hints = f", hints {result.hinted}" if result.hinted else ""
                 seen = f" (merged {len(read.values)} siblings)" if read.conflict else ""
-                out.append(f"added {item!r} via {result.coordinator}{seen}: stored on {result.stored}{hints}, "
-                           f"clock {result.clock!r}")
+                out.append(
+                    f"added {item!r} via {result.coordinator}{seen}: stored on {result.stored}{hints}, "
+                    f"clock {result.clock!r}"
+                )
             elif action == "crash-home":
                 cluster.crash(first)
                 out.append(f"{first} is down")
@@ -66,8 +68,10 @@ def replay(actions: list[str]) -> tuple[DynamoCluster, list[str]]:
                 out.append(f"handed back {len(moved)}: {moved}" if moved else "no hints to hand back")
             else:
                 stats = cluster.anti_entropy()
-                out.append(f"compared {stats['hashes_compared']} hashes over {stats['pairs']} replica pairs, "
-                           f"repaired {stats['keys_repaired']} key copies")
+                out.append(
+                    f"compared {stats['hashes_compared']} hashes over {stats['pairs']} replica pairs, "
+                    f"repaired {stats['keys_repaired']} key copies"
+                )
         except QuorumFailed as error:
             out.append(f"FAILED: {error}")
     return cluster, out
@@ -84,7 +88,7 @@ class CartExplorer(ActionExplorer):
         cluster, outcomes = replay(self.actions)
         homes = cluster.preference_list(KEY)
         lines = [f"{KEY}: home replicas {homes} (N={cluster.n}, R={cluster.r}, W={cluster.w})"]
-        for i, (action, outcome) in enumerate(zip(self.actions, outcomes), start=1):
+        for i, (action, outcome) in enumerate(zip(self.actions, outcomes, strict=False), start=1):
             lines.append(f"{i:>2} {action:<13} {outcome}")
         if not self.actions:
             lines.append("no actions yet: try add-left, crash-home, add-left, recover-home, handoff")

@@ -23,17 +23,29 @@ class HistoryExplorer(Explorer):
 
     title = "Scrub an aggregate's history"
 
-    def __init__(self, repository: Repository, aggregate_id: str,
-                 describe: Callable[[object], str] | None = None, version: int | None = None) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        aggregate_id: str,
+        describe: Callable[[object], str] | None = None,
+        version: int | None = None,
+    ) -> None:
         self.repository = repository
         self.aggregate_id = aggregate_id
         self.events = repository.store.read(aggregate_id)
         if not self.events:
             raise ValueError(f"no events stored for {aggregate_id!r}")
-        self.describe = describe or (lambda aggregate: getattr(aggregate, "summary", lambda: repr(aggregate))())
+        self.describe = describe or (
+            lambda aggregate: getattr(aggregate, "summary", lambda: repr(aggregate))()
+        )
         last = len(self.events)
-        self.slider = widgets.IntSlider(value=last if version is None else version, min=1, max=last,
-                                        description="version", continuous_update=True)
+        self.slider = widgets.IntSlider(
+            value=last if version is None else version,
+            min=1,
+            max=last,
+            description="version",
+            continuous_update=True,
+        )
         self.slider.observe(lambda change: self.refresh(), names="value")
         super().__init__([self.slider])
 
@@ -47,8 +59,10 @@ class HistoryExplorer(Explorer):
             event = stored.event
             marker = "▶" if stored.version == self.version else " "
             faded = "" if stored.version <= self.version else "   (not yet)"
-            lines.append(f"{marker} v{stored.version}  {format_timestamp(event.timestamp)}  "
-                         f"{event.event_type:<16} {_short_payload(event.payload)}{faded}")
+            lines.append(
+                f"{marker} v{stored.version}  {format_timestamp(event.timestamp)}  "
+                f"{event.event_type:<16} {_short_payload(event.payload)}{faded}"
+            )
         state = self.repository.load(self.aggregate_id, at_version=self.version)
         at = format_timestamp(self.events[self.version - 1].event.timestamp)
         return "\n".join(lines) + f"\n\nstate as of v{self.version} ({at}):\n  {self.describe(state)}"
@@ -64,8 +78,13 @@ class CqrsExplorer(Explorer):
 
     title = "CQRS: the write side, a read model, and the lag between them"
 
-    def __init__(self, bus: CommandBus, engine: ProjectionEngine, view: SqlListView,
-                 commands: list[tuple[str, Command]]) -> None:
+    def __init__(
+        self,
+        bus: CommandBus,
+        engine: ProjectionEngine,
+        view: SqlListView,
+        commands: list[tuple[str, Command]],
+    ) -> None:
         self.bus, self.engine, self.view = bus, engine, view
         self.commands = list(commands)  # (label, command), sent in order
         self.sent = 0
@@ -94,9 +113,19 @@ class CqrsExplorer(Explorer):
     def static_text(self) -> str:
         store = self.bus.repository.store
         write = [f"  {stream}: {self.bus.repository.load(stream).summary()}" for stream in store.streams()]
-        read = [f"  {row['order_id']}: {row['status']}, {row['item_count']} items, {row['total_cents']} cents"
-                for row in self.view.orders()]
+        read = [
+            f"  {row['order_id']}: {row['status']}, {row['item_count']} items, {row['total_cents']} cents"
+            for row in self.view.orders()
+        ]
         lag = ", ".join(f"{name} {behind} event(s) behind" for name, behind in self.engine.lag().items())
-        return "\n".join(["write side (the event store, replayed):", *(write or ["  (empty)"]),
-                          "read side (the list view):", *(read or ["  (empty)"]),
-                          f"lag: {lag}", "", *self.history[-6:]])
+        return "\n".join(
+            [
+                "write side (the event store, replayed):",
+                *(write or ["  (empty)"]),
+                "read side (the list view):",
+                *(read or ["  (empty)"]),
+                f"lag: {lag}",
+                "",
+                *self.history[-6:],
+            ]
+        )

@@ -19,8 +19,9 @@ class PartitionExplorer(Explorer):
 
     title = "Keys -> partitions -> consumers"
 
-    def __init__(self, partitions: int = 3, consumers: int = 3, keys: list[str] | None = None,
-                 assignor: str = "range") -> None:
+    def __init__(
+        self, partitions: int = 3, consumers: int = 3, keys: list[str] | None = None, assignor: str = "range"
+    ) -> None:
         self.order_keys = keys or [f"order_{n}" for n in (12345, 12346, 12347, 20001, 20002, 31337)]
         self.cluster = Cluster()
         self.topic_name = "order-events"
@@ -38,7 +39,9 @@ class PartitionExplorer(Explorer):
 
     def add_consumer(self, refresh: bool = True) -> None:
         self._names += 1
-        consumer = self.cluster.consumer("fulfillment", assignor=self.assignor, client_id=f"consumer-{self._names}")
+        consumer = self.cluster.consumer(
+            "fulfillment", assignor=self.assignor, client_id=f"consumer-{self._names}"
+        )
         consumer.subscribe(self.topic_name)
         self.members.append(consumer)
         if refresh:
@@ -55,8 +58,11 @@ class PartitionExplorer(Explorer):
     def static_text(self) -> str:
         partitions = self.cluster.partitions_for(self.topic_name)
         owners = self.owner_of()
-        lines = [f"topic '{self.topic_name}', {partitions} partitions; group 'fulfillment' ({self.assignor}), "
-                 f"{len(self.members)} consumer(s), generation {self.cluster.group('fulfillment').generation}", ""]
+        lines = [
+            f"topic '{self.topic_name}', {partitions} partitions; group 'fulfillment' ({self.assignor}), "
+            f"{len(self.members)} consumer(s), generation {self.cluster.group('fulfillment').generation}",
+            "",
+        ]
         for p in range(partitions):
             keys = [k for k in self.order_keys if partition_for(k, partitions) == p]
             lines.append(f"partition {p}: keys {', '.join(keys) or '-':<40} -> {owners.get(p, 'nobody')}")

@@ -23,12 +23,17 @@ class ReplicationExplorer(Explorer):
     def __init__(self, mode: str = "async", lag: int = 10, writes: int = 10, seed: int = 7) -> None:
         self.seed = seed
         self.crashed = False
-        self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="mode:",
-                                          tooltips=["ack after every follower has it", "ack after one follower",
-                                                    "ack at once"])
+        self.mode = widgets.ToggleButtons(
+            options=list(MODES),
+            value=mode,
+            description="mode:",
+            tooltips=["ack after every follower has it", "ack after one follower", "ack at once"],
+        )
         self.lag = widgets.IntSlider(value=lag, min=0, max=40, step=5, description="lag (ms):")
         self.writes = widgets.IntSlider(value=writes, min=1, max=30, description="writes:")
-        self.failover = widgets.Button(description="crash the leader", tooltip="crash n1 right after the last write")
+        self.failover = widgets.Button(
+            description="crash the leader", tooltip="crash n1 right after the last write"
+        )
         self.reset = widgets.Button(description="restore", tooltip="run again without the crash")
         for control in (self.mode, self.lag, self.writes):
             control.observe(lambda _change: self.refresh(), names="value")
@@ -67,14 +72,19 @@ class ReplicationExplorer(Explorer):
             f"mode={self.mode.value}  lag={self.lag.value} ms  writes={len(writes)}  seed={self.seed}",
             f"acknowledged: {len(acked)}/{len(writes)}   median time to ack: {ack_ms} ms",
             f"read from follower n2 right after the last write: {read.value!r}"
-            + (f"  (STALE: the last acked write was {acked[-1].value!r})"
-               if read in cluster.history.stale_reads() else ""),
+            + (
+                f"  (STALE: the last acked write was {acked[-1].value!r})"
+                if read in cluster.history.stale_reads()
+                else ""
+            ),
         ]
         if self.crashed:
             moment, old, new = cluster.failovers[0] if cluster.failovers else (None, "n1", "?")
             lines.append(f"leader {old} crashed; {new} promoted at t={moment} ms")
-            lines.append(f"LOST acknowledged writes: {len(lost)}"
-                         + (f"  {[op.value for op in lost]}" if lost else "  (none)"))
+            lines.append(
+                f"LOST acknowledged writes: {len(lost)}"
+                + (f"  {[op.value for op in lost]}" if lost else "  (none)")
+            )
         else:
             lines.append("leader n1 is up (press 'crash the leader')")
         lines.append("")
@@ -117,7 +127,9 @@ class QuorumExplorer(Explorer):
         write_ms, read_ms = [], []
         for seed in range(self.seeds):
             cluster = LeaderlessQuorum(n, w, r, read_repair=False, seed=seed, timeout=20)
-            Nemesis.random(seed, cluster.replica_names, duration=self.ops_per_client * 5).apply(cluster.network)
+            Nemesis.random(seed, cluster.replica_names, duration=self.ops_per_client * 5).apply(
+                cluster.network
+            )
             cluster.workload(ops_per_client=self.ops_per_client)
             stale += len(cluster.history.stale_reads())
             reads += len(cluster.history.ok("read"))
@@ -129,13 +141,19 @@ class QuorumExplorer(Explorer):
         n, w, r = self.n.value, min(self.w.value, self.n.value), min(self.r.value, self.n.value)
         rate, write_ms, read_ms = self.measure()
         # the worst case: the write lands on the first W replicas, the read asks the last R
-        row = "".join("B" if i < w and i >= n - r else "W" if i < w else "R" if i >= n - r else "."
-                      for i in range(n))
-        verdict = ("W + R > N: every read quorum overlaps every write quorum" if w + r > n
-                   else "W + R <= N: a read quorum can miss every replica that has the write")
-        return "\n".join([
-            f"N={n} W={w} R={r}  ->  {verdict}",
-            f"worst case  [{row}]   W=has the write, R=asked by the read, B=both",
-            f"stale reads: {rate:.1%} of successful reads ({self.seeds} seeded runs with random faults)",
-            f"median latency: write {write_ms} ms, read {read_ms} ms",
-        ])
+        row = "".join(
+            "B" if i < w and i >= n - r else "W" if i < w else "R" if i >= n - r else "." for i in range(n)
+        )
+        verdict = (
+            "W + R > N: every read quorum overlaps every write quorum"
+            if w + r > n
+            else "W + R <= N: a read quorum can miss every replica that has the write"
+        )
+        return "\n".join(
+            [
+                f"N={n} W={w} R={r}  ->  {verdict}",
+                f"worst case  [{row}]   W=has the write, R=asked by the read, B=both",
+                f"stale reads: {rate:.1%} of successful reads ({self.seeds} seeded runs with random faults)",
+                f"median latency: write {write_ms} ms, read {read_ms} ms",
+            ]
+        )

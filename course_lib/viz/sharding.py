@@ -44,7 +44,9 @@ class RingExplorer(Explorer):
         self._change(self.ring.without_node(name), f"removed {name}")
 
     def _on_vnodes(self, change) -> None:
-        self._change(ConsistentHashRing(self.ring.nodes, change["new"]), f"vnodes {change['old']} -> {change['new']}")
+        self._change(
+            ConsistentHashRing(self.ring.nodes, change["new"]), f"vnodes {change['old']} -> {change['new']}"
+        )
 
     def static_text(self) -> str:
         owners = [self.ring.owner_of_hash(h) for h in self.hashes]
@@ -55,7 +57,7 @@ class RingExplorer(Explorer):
         lines = [f"{len(self.ring.nodes)} nodes x {self.ring.vnodes} vnodes, {len(self.hashes)} keys"]
         if self.previous is not None:
             before = [self.previous.owner_of_hash(h) for h in self.hashes]
-            moved = sum(1 for a, b in zip(before, owners) if a != b)
+            moved = sum(1 for a, b in zip(before, owners, strict=False) if a != b)
             n_before, n_after = len(self.previous.nodes), len(self.ring.nodes)
             line = f"last change: {self.last_change}: {moved} keys moved ({moved / len(self.hashes):.1%})"
             if n_before != n_after:  # adding or removing one node must move at least that node's share
