@@ -378,7 +378,7 @@ def redeliver_jetstream(
     handle: Callable[[Mapping[str, Any]], Any],
     *,
     durable: str = "worker",
-    ack_wait: float = 30.0,
+    ack_wait_ms: int = 30_000,
     crashes: CrashPlan = NEVER,
     max_rounds: int = 1000,
 ) -> list[Delivery]:
@@ -386,16 +386,16 @@ def redeliver_jetstream(
 
     Each message's data is an event. The worker fetches, handles, then acks
     (``"before-ack"`` is a crash point). A crashed worker acks nothing, so after
-    ``ack_wait`` seconds (moved on the stream's clock) the message comes back.
+    ``ack_wait_ms`` milliseconds (moved on the stream's clock) the message comes back.
     """
-    consumer = js.add_consumer(stream, durable, ack_wait=ack_wait)
+    consumer = js.add_consumer(stream, durable, ack_wait_ms=ack_wait_ms)
     trace: list[Delivery] = []
     for _round in range(max_rounds):
         batch = consumer.fetch(1)
         if not batch:
             if not consumer.pending:
                 return trace
-            js.clock.advance(ack_wait)  # nothing new: wait out the ack timeout
+            js.clock.advance(ack_wait_ms)  # nothing new: wait out the ack timeout
             continue
         message = batch[0]
         event = message.data
@@ -635,7 +635,7 @@ def measure_brokers(messages: int = 12, partitions: int = 3, seed: int = 0) -> d
     js.add_stream("ORDERS", ["orders"])
     for n in numbers:
         js.publish("orders", n)
-    first = js.add_consumer("ORDERS", "first", ack_wait=30)
+    first = js.add_consumer("ORDERS", "first", ack_wait_ms=30_000)
     got = first.fetch(messages)
     rows["order"]["NATS JetStream"] = order([m.data for m in got], "out of order")
     for m in got:
@@ -644,9 +644,9 @@ def measure_brokers(messages: int = 12, partitions: int = 3, seed: int = 0) -> d
     again = js.add_consumer("ORDERS", "second").fetch(messages)
     rows["read again"]["NATS JetStream"] = f"{len(again)} of {messages} (limits retention)"
     js.publish("orders", "x")
-    crashed = js.add_consumer("ORDERS", "crashy", ack_wait=30)
+    crashed = js.add_consumer("ORDERS", "crashy", ack_wait_ms=30_000)
     crashed.fetch(messages + 1)  # takes everything, acks nothing, dies
-    js.clock.advance(30)
+    js.clock.advance(30_000)
     rows["crash before ack"]["NATS JetStream"] = (
         "redelivered after the ack wait" if crashed.fetch(1) else "lost"
     )

@@ -31,10 +31,10 @@ def redis_clock(monkeypatch):
     """Freeze fakeredis's clock: it reads time.time() once per command, in _socket/_base.py."""
     import fakeredis._socket._base as base
 
-    clock = SimClock(1_800_000_000.0)
+    clock = SimClock(1_800_000_000_000)  # milliseconds; time.time() answers in seconds
     fake_time = types.SimpleNamespace(**{name: getattr(real_time, name) for name in dir(real_time)
                                          if not name.startswith("_")})
-    fake_time.time = clock
+    fake_time.time = lambda: clock() / 1000
     monkeypatch.setattr(base, "time", fake_time)
     return clock
 
@@ -54,9 +54,9 @@ def test_the_mark_expires_after_the_ttl_and_a_late_redelivery_is_processed_again
     done = []
     consumer = IdempotentConsumer(r, ttl=60, effect=lambda e: done.append(e["eventId"]))
     consumer.handle(event(1))
-    redis_clock.advance(59)
+    redis_clock.advance(59_000)
     assert consumer.handle(event(1)) is False and r.ttl("processed:evt_1") == 1
-    redis_clock.advance(1.001)  # Redis expires a key once now > deadline, to the millisecond
+    redis_clock.advance(1_001)  # Redis expires a key once now > deadline, to the millisecond
     assert r.exists("processed:evt_1") == 0
     assert consumer.handle(event(1)) is True
     assert done == ["evt_1", "evt_1"]
@@ -66,7 +66,7 @@ def test_the_atomic_mark_has_the_same_ttl(r, redis_clock):
     checker = ExactlyOnceChecker(r)
     consumer = AtomicIdempotentConsumer(r, ttl=10, effect=checker.record_in)
     assert consumer.handle(event(1)) and not consumer.handle(event(1))
-    redis_clock.advance(10.001)
+    redis_clock.advance(10_001)
     assert consumer.handle(event(1))
     assert checker.counts() == {"evt_1": 2}
 
@@ -196,11 +196,11 @@ def test_jetstream_redelivers_after_a_crash_before_the_ack(r):
         js.publish("orders.placed", event(n))
     checker = ExactlyOnceChecker(r)
     consumer = AtomicIdempotentConsumer(r, effect=checker.record_in)
-    trace = redeliver_jetstream(js, "ORDERS", consumer.handle, ack_wait=30,
+    trace = redeliver_jetstream(js, "ORDERS", consumer.handle, ack_wait_ms=30_000,
                                 crashes=CrashPlan(at=[("evt_1", "before-ack")]))
     assert [(d.offset, d.attempt, d.outcome) for d in trace] == [
         (1, 1, "processed"), (2, 1, "crash at before-ack"), (3, 1, "processed"), (2, 2, "skipped")]
-    assert js.clock.now == 30 and checker.verdict(["evt_0", "evt_1", "evt_2"]).exactly_once
+    assert js.clock() == 30_000 and checker.verdict(["evt_0", "evt_1", "evt_2"]).exactly_once
 
 
 # -- ordering -----------------------------------------------------------------------------

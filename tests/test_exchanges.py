@@ -241,13 +241,13 @@ def test_unacked_messages_come_back_after_the_ack_wait_and_nak_brings_them_now()
     js.add_stream("S", ["s.*"])
     js.publish("s.a", "first")
     js.publish("s.a", "second")
-    consumer = js.add_consumer("S", "d", ack_wait=5)
+    consumer = js.add_consumer("S", "d", ack_wait_ms=5_000)
     first, second = consumer.fetch(2)
     second.ack()
     assert consumer.fetch(2) == []            # first is pending until its ack wait runs out
-    js.clock.advance(4.9)
+    js.clock.advance(4_999)
     assert consumer.fetch(2) == []
-    js.clock.advance(0.1)
+    js.clock.advance(1)
     again = consumer.fetch(2)
     assert [(m.data, m.num_delivered) for m in again] == [("first", 2)] and consumer.redelivered == 1
     again[0].nak()
@@ -258,21 +258,21 @@ def test_max_deliver_gives_up_on_a_poison_message():
     js = JetStream()
     js.add_stream("S", ["s"])
     js.publish("s", "poison")
-    consumer = js.add_consumer("S", "d", ack_wait=1, max_deliver=2)
+    consumer = js.add_consumer("S", "d", ack_wait_ms=1_000, max_deliver=2)
     assert len(consumer.fetch()) == 1
-    js.clock.advance(1)
+    js.clock.advance(1_000)
     assert len(consumer.fetch()) == 1
-    js.clock.advance(1)
+    js.clock.advance(1_000)
     assert consumer.fetch() == [] and consumer.num_ack_pending == 0
 
 
-def test_limits_retention_drops_the_oldest_past_max_msgs_and_max_age():
+def test_limits_retention_drops_the_oldest_past_max_msgs_and_max_age_ms():
     js = JetStream()
-    stream = js.add_stream("S", ["s"], max_msgs=3, max_age=60)
+    stream = js.add_stream("S", ["s"], max_msgs=3, max_age_ms=60_000)
     for n in range(5):
         js.publish("s", n)
     assert sorted(stream.messages) == [3, 4, 5]
-    js.clock.advance(60)
+    js.clock.advance(60_000)
     js.publish("s", "new")
     assert [m.data for m in stream.messages.values()] == ["new"]
 

@@ -234,14 +234,14 @@ def test_the_redelivery_cases_are_what_redis_does(monkeypatch):
     import fakeredis._socket._base as base
 
     for (deliveries, ttl), expected in bank_lab_10_6.REDELIVERY_CASES:
-        clock = SimClock(1_800_000_000.0)
+        clock = SimClock(1_800_000_000_000)  # milliseconds; time.time() answers in seconds
         fake_time = types.SimpleNamespace(**{n: getattr(real_time, n) for n in dir(real_time) if not n.startswith("_")})
-        fake_time.time = clock
+        fake_time.time = lambda: clock() / 1000
         monkeypatch.setattr(base, "time", fake_time)
         r, processed = fakeredis.FakeRedis(decode_responses=True), []
         consumer = IdempotentConsumer(r, ttl=ttl, effect=lambda e: processed.append(e["eventId"]))
         for second, event_id in deliveries:
-            clock.now = 1_800_000_000.0 + second
+            clock.now_ms = 1_800_000_000_000 + second * 1000
             consumer.handle({"eventId": event_id})
         assert processed == expected, (deliveries, ttl)
 
