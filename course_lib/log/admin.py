@@ -2,12 +2,16 @@
 
 These are plain data with a ``__str__`` laid out like the command-line tools,
 so the embedded cluster and the kafka-python connection can both return them
-and a notebook prints the same table for either.
+and a notebook prints the same table for either. :class:`AdminCommands` is the
+set of commands both offer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from course_lib.log.topic import Record
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,22 @@ class GroupDescription:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows
         ]
         return "\n".join(lines)
+
+
+class AdminCommands(Protocol):
+    """The operations commands: what both the embedded ``Cluster`` and ``BrokerConnection`` answer."""
+
+    def describe_topic(self, name: str) -> TopicDescription: ...
+
+    def describe_group(self, group_id: str) -> GroupDescription: ...
+
+    def reset_offsets(
+        self,
+        group_id: str,
+        topic: str,
+        to: str | None = None,
+        to_timestamp: int | None = None,
+        to_offset: int | None = None,
+    ) -> dict[int, int]: ...
+
+    def read_from_beginning(self, topic: str, max_messages: int = 10) -> list[Record]: ...

@@ -18,7 +18,7 @@ at most that window.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from course_lib.log.assignors import ASSIGNORS, TopicPartition
 from course_lib.log.errors import (
@@ -27,11 +27,9 @@ from course_lib.log.errors import (
     NoOffsetForPartitionError,
     OffsetOutOfRangeError,
 )
-from course_lib.log.group import Member
+from course_lib.log.group import Group, Member
+from course_lib.log.state import ClusterState
 from course_lib.log.topic import Record
-
-if TYPE_CHECKING:
-    from course_lib.log.cluster import Cluster
 
 
 class OffsetAndTimestamp(NamedTuple):
@@ -44,7 +42,7 @@ class Consumer:
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: ClusterState,
         group_id: str | None = None,
         *,
         assignor: str = "range",
@@ -127,7 +125,7 @@ class Consumer:
 
     def _on_revoked(self, partitions: list[TopicPartition]) -> None:
         if self.enable_auto_commit:
-            self._commit_positions([tp for tp in partitions if self._positions.get(tp) is not None])
+            self._commit_positions([tp for tp in partitions if tp in self._positions])
         for tp in partitions:
             self._positions.pop(tp, None)
 
@@ -221,7 +219,7 @@ class Consumer:
         if self.group_id is None:
             raise IllegalStateError("commit() needs a group_id: offsets are stored per group")
         if offsets is None:
-            self._commit_positions([tp for tp, pos in self._positions.items() if pos is not None])
+            self._commit_positions(list(self._positions))
         else:
             committed = self.cluster.group(self.group_id).committed
             for tp, offset in offsets.items():
@@ -229,9 +227,18 @@ class Consumer:
         self._last_auto_commit = self.cluster.clock()
 
     def _commit_positions(self, partitions: list[TopicPartition]) -> None:
-        committed = self.cluster.group(self.group_id).committed
+        """Commit each partition's position; one not read yet (None) has nothing to commit."""
+        committed = self._group().committed
         for tp in partitions:
-            committed[tp] = self._positions[tp]
+            position = self._positions[tp]
+            if position is not None:
+                committed[tp] = position
+
+    def _group(self) -> Group:
+        """The coordinator's state for this consumer's group."""
+        if self.group_id is None:
+            raise IllegalStateError(f"{self.client_id} has no group_id, so no group to ask")
+        return self.cluster.group(self.group_id)
 
     def committed(self, tp: TopicPartition) -> int | None:
         """The group's committed offset for ``tp`` (None if nothing was committed)."""
@@ -283,7 +290,7 @@ class Consumer:
         if self.enable_auto_commit:
             self.commit()
         if self.member_id is not None:
-            self.cluster.group(self.group_id).leave(self.member_id, "left the group")
+            self._group().leave(self.member_id, "left the group")
         self._positions = {}
         self._closed = True
 
@@ -292,7 +299,7 @@ class Consumer:
         self._check_usable()
         self._crashed = True
         if self.member_id is not None:
-            member = self.cluster.group(self.group_id).members.get(self.member_id)
+            member = self._group().members.get(self.member_id)
             if member is not None:
                 member.crashed = True
                 member.last_heartbeat_ms = self.cluster.clock()
@@ -306,5 +313,5 @@ class Consumer:
     def __enter__(self) -> Consumer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -132,8 +132,9 @@ class Group:
             return
         subscriptions = {m.member_id: m.topics for m in self.members.values()}
         owned = {m.member_id: list(m.assignment) for m in self.members.values()}
-        target = assign(self.assignor, subscriptions, self._partitions_per_topic(), owned)
-        if self.assignor == "cooperative-sticky":
+        assignor = next(iter(self.members.values())).assignor  # the same for all: join() checks
+        target = assign(assignor, subscriptions, self._partitions_per_topic(), owned)
+        if assignor == "cooperative-sticky":
             first, second = cooperative_plan(owned, target)
             self._hand_out(first, reason, eager=False)
             if first != second:

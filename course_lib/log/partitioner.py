@@ -27,12 +27,17 @@ records have no per-key order to keep.
 from __future__ import annotations
 
 import random
+from typing import overload
 
 SEED = 0x9747B28C
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
 
+@overload
+def to_bytes(data: None) -> None: ...
+@overload
+def to_bytes(data: bytes | str) -> bytes: ...
 def to_bytes(data: bytes | str | None) -> bytes | None:
     """Keys and values travel as bytes; a ``str`` is encoded as UTF-8."""
     if data is None or isinstance(data, bytes):

@@ -31,18 +31,17 @@ of order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from course_lib.log.assignors import TopicPartition
 from course_lib.log.errors import AckLostError, IllegalStateError, InvalidConfigError, KafkaError
 from course_lib.log.partitioner import StickyPartitioner, murmur2, to_bytes
-from course_lib.log.topic import Headers, RecordMetadata
-
-if TYPE_CHECKING:
-    from course_lib.log.cluster import Cluster
+from course_lib.log.state import ClusterState
+from course_lib.log.topic import BatchItem, Headers, RecordMetadata
 
 Callback = Callable[[BaseException | None, RecordMetadata | None], None]
 COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
+# Every way to write the three acks settings, to the one the producer keeps.
+ACKS: dict[str | int, str | int] = {"all": "all", "-1": "all", -1: "all", "0": 0, 0: 0, "1": 1, 1: 1}
 
 
 class _Batch:
@@ -63,7 +62,7 @@ class _Batch:
 
     def __init__(self, tp: TopicPartition, created_ms: int) -> None:
         self.tp = tp
-        self.items: list[tuple] = []
+        self.items: list[BatchItem] = []
         self.size = 0
         self.created_ms = created_ms
         self.keyless = False
@@ -99,7 +98,7 @@ class Producer:
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: ClusterState,
         *,
         acks: str | int = "all",
         enable_idempotence: bool = True,
@@ -113,7 +112,7 @@ class Producer:
         client_id: str = "producer-1",
         seed: int = 0,
     ) -> None:
-        acks = {"all": "all", "-1": "all", -1: "all", "0": 0, 0: 0, "1": 1, 1: 1}.get(acks, acks)
+        acks = ACKS.get(acks, acks)
         if acks not in ("all", 0, 1):
             raise InvalidConfigError(f"acks={acks!r} is invalid; use 0, 1 or 'all' (also written -1)")
         if retries < 0:
@@ -226,7 +225,7 @@ class Producer:
     def __enter__(self) -> Producer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- the request --

@@ -26,6 +26,7 @@ from course_lib.log.errors import (
 )
 
 Headers = tuple[tuple[str, bytes], ...]
+BatchItem = tuple[bytes | None, bytes | None, Headers, int]  # key, value, headers, timestamp (ms)
 
 
 class Record(NamedTuple):
@@ -224,7 +225,7 @@ class ProducerState(NamedTuple):
     """A batch an idempotent producer already wrote, remembered to spot its retries."""
 
     base_sequence: int
-    count: int
+    record_count: int
     base_offset: int
     timestamp: int
 
@@ -247,7 +248,7 @@ class Partition:
 
     # -- writing --
     def append(
-        self, items: list[tuple], now_ms: int, producer_id: int = -1, base_sequence: int = -1
+        self, items: list[BatchItem], now_ms: int, producer_id: int = -1, base_sequence: int = -1
     ) -> tuple[int, int, bool]:
         """Append ``(key, value, headers, timestamp)`` items; return (base offset, timestamp, duplicate).
 
@@ -260,9 +261,9 @@ class Partition:
             seen = self.producers.get(producer_id)
             if seen:
                 for batch in seen:
-                    if batch.base_sequence == base_sequence and batch.count == len(items):
+                    if batch.base_sequence == base_sequence and batch.record_count == len(items):
                         return batch.base_offset, batch.timestamp, True
-                expected = seen[-1].base_sequence + seen[-1].count
+                expected = seen[-1].base_sequence + seen[-1].record_count
                 if base_sequence != expected:
                     raise OutOfOrderSequenceError(
                         f"{self.topic}-{self.index}: producer {producer_id} sent sequence {base_sequence}, "
