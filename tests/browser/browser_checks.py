@@ -6,12 +6,14 @@ diagram and show that they report it (a checker that cannot fail proves nothing)
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+# Skip on a learner's machine, fail in CI: the one rule for every test (tests/service_checks.py).
+from service_checks import skip_or_fail as skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -22,15 +24,6 @@ def module_notebooks() -> list[Path]:
     return sorted(
         p for p in (ROOT / "modules").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
     )
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a learner's machine; fail in CI (COURSE_REQUIRE_SERVICES=1)."""
-    import pytest
-
-    if os.environ.get("COURSE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (COURSE_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 MERMAID_BLOCK = re.compile(r"^```mermaid\s*$", re.MULTILINE)
