@@ -25,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.backends import probe, redis_client, service_url  # noqa: E402
@@ -33,7 +35,7 @@ from course_lib.exchanges import Queue, TopicExchange, topic_matches  # noqa: E4
 BATCH = 100
 
 
-def dedup_plain(client, ids: list[str], prefix: str) -> float:
+def dedup_plain(client: redis.Redis, ids: list[str], prefix: str) -> float:
     start = time.perf_counter()
     first = sum(bool(client.set(f"{prefix}{i}", "1", nx=True, ex=86400)) for i in ids)
     elapsed = time.perf_counter() - start
@@ -41,7 +43,7 @@ def dedup_plain(client, ids: list[str], prefix: str) -> float:
     return elapsed
 
 
-def dedup_pipelined(client, ids: list[str], prefix: str) -> float:
+def dedup_pipelined(client: redis.Redis, ids: list[str], prefix: str) -> float:
     start = time.perf_counter()
     first = 0
     for at in range(0, len(ids), BATCH):
@@ -60,7 +62,7 @@ def dedup_bench(checks: int) -> None:
     print(f"dedup: {checks:,} SET NX EX checks ({len(set(ids)):,} distinct ids), pipeline batches of {BATCH}")
     import fakeredis
 
-    targets = [("fakeredis", fakeredis.FakeRedis(decode_responses=True))]
+    targets: list[tuple[str, redis.Redis]] = [("fakeredis", fakeredis.FakeRedis(decode_responses=True))]
     url = service_url("redis")
     reason = probe("redis", url)
     if reason is None:

@@ -43,8 +43,7 @@ def redis_client(url: str | None = None, *, decode_responses: bool = True) -> re
         return redis.Redis.from_url(url, decode_responses=decode_responses)
     import fakeredis  # only the embedded default needs it
 
-    client: redis.Redis = fakeredis.FakeRedis(decode_responses=decode_responses)
-    return client
+    return fakeredis.FakeRedis(decode_responses=decode_responses)
 
 
 def log_cluster() -> Cluster | BrokerConnection:

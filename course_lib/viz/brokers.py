@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import ipywidgets as widgets
+import redis
 
 from course_lib.delivery import (
     AtomicIdempotentConsumer,
@@ -14,7 +17,7 @@ from course_lib.delivery import (
 from course_lib.exchanges import HeadersExchange, Queue, TopicExchange
 from course_lib.viz.explorer import Explorer
 
-DEFAULT_TOPIC_BINDINGS = [
+DEFAULT_TOPIC_BINDINGS: list[tuple[str, str]] = [
     ("all-orders", "order.#"),
     ("failures", "order.*.failed"),
     ("payments", "order.payment.*"),
@@ -22,7 +25,7 @@ DEFAULT_TOPIC_BINDINGS = [
     ("one-word", "*"),
 ]
 
-DEFAULT_HEADER_BINDINGS = [
+DEFAULT_HEADER_BINDINGS: list[tuple[str, dict[str, Any]]] = [
     ("pdf-reports", {"format": "pdf", "type": "report"}),
     ("any-eu", {"x-match": "any", "region": "eu", "country": "de"}),
     ("has-priority", {"priority": None}),
@@ -52,8 +55,8 @@ class RoutingExplorer(Explorer):
         self,
         routing_key: str = "order.payment.failed",
         headers: str = "format=pdf, region=eu",
-        topic_bindings=DEFAULT_TOPIC_BINDINGS,
-        header_bindings=DEFAULT_HEADER_BINDINGS,
+        topic_bindings: list[tuple[str, str]] = DEFAULT_TOPIC_BINDINGS,
+        header_bindings: list[tuple[str, dict[str, Any]]] = DEFAULT_HEADER_BINDINGS,
     ) -> None:
         self.topic = TopicExchange("events")
         for name, key in topic_bindings:
@@ -127,6 +130,7 @@ class CrashExplorer(Explorer):
         kind = self.choice.value
         crash = self.crash_next.value if crash is None else crash
         plan = CrashPlan(at=[("evt_1", CRASH_POINTS[kind])] if crash else [])
+        consumer: AtomicIdempotentConsumer | IdempotentConsumer
         if kind == "atomic":
             consumer = AtomicIdempotentConsumer(self.redis, effect=self.checker.record_in, crashes=plan)
         else:
@@ -150,7 +154,7 @@ class CrashExplorer(Explorer):
         return "\n".join(lines + ["", f"mark processed:evt_1 set: {marked}; effects: {effects} -> {verdict}"])
 
 
-def _fresh_fakeredis():
+def _fresh_fakeredis() -> redis.Redis:
     import fakeredis
 
     return fakeredis.FakeRedis(decode_responses=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from course_lib.log import Cluster, partition_for
+from course_lib.log import Cluster, Consumer, partition_for
 from course_lib.viz.explorer import Explorer
 
 
@@ -27,7 +27,7 @@ class PartitionExplorer(Explorer):
         self.topic_name = "order-events"
         self.cluster.create_topic(self.topic_name, partitions)
         self.assignor = assignor
-        self.members: list = []
+        self.members: list[Consumer] = []
         self._names = 0
         for _ in range(consumers):
             self.add_consumer(refresh=False)
