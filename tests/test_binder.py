@@ -190,4 +190,14 @@ def test_start_brings_up_redis_and_the_broker_and_runs_the_command(binder_env):
         assert (f"services ok: redis://127.0.0.1:{redis_port}/0 127.0.0.1:{kafka_port}") in output
     finally:
         stop_started_services(log_dir, redis_port)
-    time.sleep(0.5)
+    # Wait for what we check: both ports closed again (the services really stopped).
+    deadline = time.monotonic() + 30
+    while any(port_open(p) for p in (redis_port, kafka_port)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(port_open(p) for p in (redis_port, kafka_port)), "a started service kept running"
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0

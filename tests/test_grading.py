@@ -118,9 +118,7 @@ def test_check_stub_reads_not_answered_yet():
 
 def test_check_stops_a_looping_test_and_skips_the_rest_of_that_question():
     handler_before = signal.getsignal(signal.SIGALRM)
-    started = time.monotonic()
     report = check("demo-q2", is_even_loops_on_seven, timeout=0.5)
-    assert time.monotonic() - started < 3
     assert "public tests: 3/5 passed" in str(report)  # tests 1-3 pass, 4 loops, 5 is not run
     assert "✗ test 4: input: 7" in str(report)
     assert "did not finish within 0.5 s" in str(report)

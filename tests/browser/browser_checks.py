@@ -7,6 +7,7 @@ diagram and show that they report it (a checker that cannot fail proves nothing)
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,7 @@ LAB_UNDRAWN_JS = """() => [...document.querySelectorAll(
 def lab_diagram_problems(page, expected: int) -> list[str]:
     """Problems with the Mermaid diagrams in the open notebook (empty list: all drawn)."""
     diagrams = page.evaluate(LAB_DIAGRAMS_JS)
-    problems = [f"diagram {i + 1} did not render: {d['error']}"
+    problems = [f"diagram {i + 1} did not render: {d['error'] or '(not drawn yet)'}"
                 for i, d in enumerate(diagrams) if not d["drawn"]]
     drawn = sum(d["drawn"] for d in diagrams)
     if drawn != expected:
@@ -105,6 +106,32 @@ def lab_diagram_problems(page, expected: int) -> list[str]:
     if undrawn:
         problems.append(f"{undrawn} Mermaid blocks are still shown as code")
     return problems
+
+
+def wait_for_no_problems(check, timeout_s: float, what: str, interval_s: float = 0.25) -> list[str]:
+    """Call ``check()`` (which returns a list of problems) until it returns none or time runs out.
+
+    A browser draws asynchronously: JupyterLab loads its Mermaid renderer the first time a
+    diagram appears (seconds on a cold machine), widgets render after their cell has run,
+    images decode after they are inserted. So a test waits for what it checks, with a
+    generous timeout, instead of checking at a fixed moment. Returns ``[]`` when all is
+    well, else the last problems seen, with a line saying how long it waited.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        problems = check()
+        if not problems:
+            return []
+        if time.monotonic() >= deadline:
+            return [*problems, f"(still so after waiting {timeout_s:g} s for {what})"]
+        time.sleep(interval_s)
+
+
+def wait_for_lab_diagrams(page, expected: int, timeout_s: float = 90) -> list[str]:
+    """Wait until JupyterLab has drawn (or refused) all ``expected`` Mermaid diagrams."""
+    return wait_for_no_problems(
+        lambda: lab_diagram_problems(page, expected), timeout_s, "Mermaid to draw the diagrams"
+    )
 
 
 def lab_image_count(page) -> int:
@@ -139,7 +166,7 @@ def deck_slide_problems(page, where: str) -> tuple[int, list[str]]:
     return sum(d["drawn"] for d in diagrams), problems
 
 
-def wait_for_slide_diagrams(page, timeout_ms: int = 10_000) -> None:
+def wait_for_slide_diagrams(page, timeout_ms: int = 30_000) -> None:
     """Wait until Mermaid has processed every diagram on the current slide."""
     page.wait_for_function(
         """() => [...Reveal.getCurrentSlide().querySelectorAll('pre.mermaid')]
@@ -171,7 +198,7 @@ def step_through_deck(page) -> tuple[int, int, list[str]]:
             try:
                 wait_for_slide_diagrams(page)
             except Exception:
-                problems.append(f"{where}: Mermaid did not process every diagram within 10 s")
+                problems.append(f"{where}: Mermaid did not process every diagram within 30 s")
             count, found = deck_slide_problems(page, where)
             drawn += count
             problems += found

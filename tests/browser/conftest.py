@@ -117,6 +117,9 @@ def new_page(browser):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
         page = context.new_page()
+        # Generous: a fresh machine's first JupyterLab page and kernel are slow, and a
+        # test waits for what it checks, never for a fixed moment.
+        page.set_default_timeout(60_000)
         log = PageLog()
         log.attach(page)
         return page, log
