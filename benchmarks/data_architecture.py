@@ -13,7 +13,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -21,9 +23,10 @@ from course_lib.replication import LeaderFollower, LeaderlessQuorum  # noqa: E40
 from course_lib.sharding import ConsistentHashRing, stable_hash  # noqa: E402
 
 REDRAW_TARGET_MS = 50.0
+T = TypeVar("T")
 
 
-def rate(func, items) -> float:
+def rate(func: Callable[[T], object], items: Sequence[T]) -> float:
     """Calls of ``func`` per second over ``items``."""
     start = time.perf_counter()
     for item in items:
@@ -69,20 +72,20 @@ def bench_simulator(ops: int) -> None:
         elapsed = time.perf_counter() - start
         events = cluster.network.events_processed
         print(f"  {name:<32}: {events:>8,} events in {elapsed:6.3f} s = {events / elapsed:>10,.0f} events/s")
-    cluster = LeaderFollower("sync", followers=2, seed=1, lag=2.0)
+    leader_follower = LeaderFollower("sync", followers=2, seed=1, lag=2.0)
     for i in range(ops * 4):
-        cluster.write("k", i, at=i * 1.0)
+        leader_follower.write("k", i, at=i * 1.0)
     start = time.perf_counter()
-    cluster.run()
+    leader_follower.run()
     elapsed = time.perf_counter() - start
-    events = cluster.network.events_processed
+    events = leader_follower.network.events_processed
     print(
         f"  {'leader-follower sync, 2 followers':<32}: {events:>8,} events in {elapsed:6.3f} s = "
         f"{events / elapsed:>10,.0f} events/s"
     )
 
 
-def redraw_ms(change, repeats: int) -> float:
+def redraw_ms(change: Callable[[int], object], repeats: int) -> float:
     """Median wall time of one control change (each change triggers a full redraw)."""
     times = []
     for i in range(repeats):

@@ -9,7 +9,8 @@ side by side, is the same search without Porcupine's (linearized set, state) cac
 Wing & Gong with Lowe's just-in-time linearization — under a per-file budget, so the ratio
 shows what memoising buys. (Porcupine itself, in Go, checks the corpus in a few seconds.)
 
-The corpus lives in ../shared/conformance/linearizability/ beside the project.
+The corpus lives in ../shared/conformance/linearizability/ beside the project (``--corpus`` points
+elsewhere).
 Timings are wall-clock and vary by machine; the ratios are the point.
 """
 
@@ -20,9 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from course_lib.consistency import JEPSEN_CORPUS, REGISTER, check_linearizable, parse_jepsen_log  # noqa: E402
+from course_lib.consistency import REGISTER, check_linearizable, load_verdicts, parse_jepsen_log  # noqa: E402
+
+# Jepsen's etcd histories ship beside the project (../shared), never inside it.
+CORPUS = ROOT.parent / "shared" / "conformance" / "linearizability" / "jepsen-etcd"
 
 FILE_TARGET_S = 10.0
 CORPUS_TARGET_S = 120.0
@@ -50,13 +55,16 @@ def main() -> int:
         default=None,
         help="seconds per file for the uncached search (default 2, 0.5 with --quick)",
     )
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help=f"the folder with VERDICTS.txt (default {CORPUS})"
+    )
     args = parser.parse_args()
-    folder = JEPSEN_CORPUS / "jepsen-etcd"
-    verdicts_file = folder / "VERDICTS.txt"
-    if not verdicts_file.is_file():
-        print(f"the Jepsen corpus is not at {folder}; nothing to benchmark")
+    folder: Path = args.corpus
+    try:
+        expected = load_verdicts(folder)
+    except FileNotFoundError as missing:
+        print(f"{missing}; nothing to benchmark")
         return 0
-    expected = dict(line.split() for line in verdicts_file.read_text().splitlines() if line.strip())
     names = QUICK_FILES if args.quick else sorted(expected)
     peer_budget = args.peer_budget if args.peer_budget is not None else (0.5 if args.quick else 2.0)
 

@@ -45,11 +45,11 @@ class SyncService:
     """
 
     name: str
-    handler: Callable[[dict], Any]
+    handler: Callable[[dict[str, Any]], Any]
     up: bool = True
     calls: int = 0
 
-    def call(self, request: dict) -> Any:
+    def call(self, request: dict[str, Any]) -> Any:
         self.calls += 1
         if not self.up:
             raise ServiceUnavailable(f"{self.name} is down: the call failed and so does the caller")
@@ -57,15 +57,18 @@ class SyncService:
 
 
 @dataclass
-class Subscription:
-    """One subscriber's place in one topic: everything before ``position`` was handled."""
+class Subscriber:
+    """A consumer of one topic and its own place in it: everything before ``position`` was handled.
+
+    The broker keeps one per consumer: its handler, whether it is up, and how far it got.
+    """
 
     name: str
     topic: str
     handler: Callable[[Any], Any]
     up: bool = True
     position: int = 0
-    handled: list = field(default_factory=list)
+    handled: list[Any] = field(default_factory=list)
     failures: int = 0
 
 
@@ -90,7 +93,7 @@ class Broker:
 
     def __init__(self) -> None:
         self.topics: dict[str, list[Any]] = {}
-        self.subscriptions: dict[str, Subscription] = {}
+        self.subscribers: dict[str, Subscriber] = {}
 
     def publish(self, topic: str, event: Any) -> int:
         """Append ``event`` to ``topic`` and return its offset. Never waits for a consumer."""
@@ -100,22 +103,22 @@ class Broker:
 
     def subscribe(
         self, name: str, topic: str, handler: Callable[[Any], Any], *, from_beginning: bool = True
-    ) -> Subscription:
+    ) -> Subscriber:
         """Register a subscriber. ``from_beginning=False`` starts at the end of the log."""
-        if name in self.subscriptions:
+        if name in self.subscribers:
             raise ValueError(f"a subscriber named {name!r} already exists; pick another name")
         start = 0 if from_beginning else len(self.topics.get(topic, []))
-        sub = Subscription(name=name, topic=topic, handler=handler, position=start)
-        self.subscriptions[name] = sub
+        sub = Subscriber(name=name, topic=topic, handler=handler, position=start)
+        self.subscribers[name] = sub
         return sub
 
     def set_up(self, name: str, up: bool) -> None:
         """Take a subscriber down (``up=False``) or bring it back."""
-        self._subscription(name).up = up
+        self._subscriber(name).up = up
 
     def lag(self, name: str) -> int:
         """How many stored events the subscriber has not handled yet."""
-        sub = self._subscription(name)
+        sub = self._subscriber(name)
         return len(self.topics.get(sub.topic, [])) - sub.position
 
     def deliver(self) -> list[Delivery]:
@@ -125,7 +128,7 @@ class Broker:
         on the next call); the other subscribers carry on.
         """
         deliveries = []
-        for sub in sorted(self.subscriptions.values(), key=lambda s: s.name):
+        for sub in sorted(self.subscribers.values(), key=lambda s: s.name):
             if not sub.up:
                 continue
             log = self.topics.get(sub.topic, [])
@@ -147,16 +150,16 @@ class Broker:
     def status(self) -> str:
         """A small table of subscribers, their state, position and lag."""
         lines = [f"{'subscriber':<14}{'topic':<16}{'state':<7}{'position':>9}{'lag':>5}"]
-        for sub in sorted(self.subscriptions.values(), key=lambda s: s.name):
+        for sub in sorted(self.subscribers.values(), key=lambda s: s.name):
             state = "up" if sub.up else "DOWN"
             lines.append(f"{sub.name:<14}{sub.topic:<16}{state:<7}{sub.position:>9}{self.lag(sub.name):>5}")
         return "\n".join(lines)
 
-    def _subscription(self, name: str) -> Subscription:
+    def _subscriber(self, name: str) -> Subscriber:
         try:
-            return self.subscriptions[name]
+            return self.subscribers[name]
         except KeyError:
-            known = ", ".join(sorted(self.subscriptions)) or "none yet"
+            known = ", ".join(sorted(self.subscribers)) or "none yet"
             raise KeyError(f"no subscriber named {name!r}; subscribers: {known}") from None
 
 
@@ -180,11 +183,11 @@ class CouplingDemo:
         self.broker = Broker()
         self.broker.subscribe("inventory", "orders", self._reserve_async)
 
-    def _reserve_sync(self, request: dict) -> dict:
+    def _reserve_sync(self, request: dict[str, Any]) -> dict[str, str]:
         self.reserved_sync.append(request["orderId"])
         return {"reserved": request["orderId"]}
 
-    def _reserve_async(self, event: dict) -> None:
+    def _reserve_async(self, event: dict[str, Any]) -> None:
         self.reserved_async.append(event["orderId"])
 
     def set_inventory(self, up: bool) -> None:

@@ -48,7 +48,7 @@ __all__ = [
     "IdempotentConsumer",
     "AtomicIdempotentConsumer",
     "ExactlyOnceChecker",
-    "Verdict",
+    "ExactlyOnceVerdict",
     "Delivery",
     "redeliver",
     "redeliver_jetstream",
@@ -107,8 +107,9 @@ NEVER = CrashPlan()
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
+    """The event's ``eventId``, as the string it becomes in a Redis key."""
     try:
-        return event["eventId"]
+        return str(event["eventId"])
     except (KeyError, TypeError):
         raise KeyError(f"an event needs an 'eventId' to be deduplicated; got {event!r:.80}") from None
 
@@ -224,7 +225,7 @@ class AtomicIdempotentConsumer(_DedupConsumer):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ExactlyOnceVerdict:
     """Effects counted per event: exactly once, lost (0) or duplicated (>1)."""
 
     counts: dict[str, int]
@@ -275,7 +276,7 @@ class ExactlyOnceChecker:
         consumer: IdempotentConsumer | AtomicIdempotentConsumer,
         deliveries: Iterable[Mapping[str, Any]],
         max_attempts: int = 1000,
-    ) -> Verdict:
+    ) -> ExactlyOnceVerdict:
         crashes = 0
         expected: list[str] = []
         for event in deliveries:
@@ -290,10 +291,10 @@ class ExactlyOnceChecker:
                 raise RuntimeError(f"{_event_id(event)} crashed {max_attempts} times in a row")
         return self.verdict(expected, crashes)
 
-    def verdict(self, event_ids: Iterable[str], crashes: int = 0) -> Verdict:
+    def verdict(self, event_ids: Iterable[str], crashes: int = 0) -> ExactlyOnceVerdict:
         counts = self.counts()
         every = {e: counts.get(e, 0) for e in sorted(set(event_ids))}
-        return Verdict(
+        return ExactlyOnceVerdict(
             counts=every,
             lost=tuple(e for e, n in every.items() if n == 0),
             duplicated=tuple(e for e, n in every.items() if n > 1),

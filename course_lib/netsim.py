@@ -5,7 +5,11 @@ cut off by a partition, and a node crashes at just the wrong moment. To study
 that, you need to *replay* a surprising run. So this simulator has:
 
 * **simulated time** only (never the wall clock): an event queue ordered by
-  ``(time, sequence number)``, so ties always break the same way;
+  ``(time, sequence number)``, so ties always break the same way. Time has one
+  unit everywhere, milliseconds: ``Network.now``, latencies, timeouts, every
+  ``at=`` argument. It is a float, rounded to the microsecond, because real
+  latencies are fractions of a millisecond and whole milliseconds would make
+  ties (and so the tie-breaking order) the rule instead of the exception;
 * **one seed**: every random draw (latency, loss, duplication, reordering)
   comes from one ``random.Random(seed)``, never the global RNG;
 * a **history** of client operations in the shape a linearizability checker
@@ -34,6 +38,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 OUTCOMES = ("ok", "fail", "info")  # info = unknown: the client never heard back
@@ -162,13 +167,13 @@ class History:
     def ok(self, kind: str | None = None) -> list[Operation]:
         return [op for op in self.operations if op.outcome == "ok" and (kind is None or op.kind == kind)]
 
-    def events(self) -> list[dict]:
+    def events(self) -> list[dict[str, Any]]:
         """The Jepsen-style event list: an ``invoke`` and a completion per operation, in time order.
 
         Each event: ``{"type": "invoke"|"ok"|"fail"|"info", "process", "f", "key",
         "value", "time", "index"}``. A pending operation has only its invoke.
         """
-        events = []
+        events: list[dict[str, Any]] = []
         for op in self.operations:
             invoked_value = None if op.kind == "read" else op.value
             events.append(
@@ -212,7 +217,7 @@ class History:
                 writes[(op.key, _freeze(op.value))] = op
         stale = []
         for read in self.ok("read"):
-            newer = [w for w in self.ok("write") if w.key == read.key and w.complete_time <= read.invoke_time]
+            newer = [w for w in self.ok("write") if w.key == read.key and _done_by(w, read.invoke_time)]
             if not newer:
                 continue
             if read.value is None:
@@ -221,11 +226,15 @@ class History:
             source = writes.get((read.key, _freeze(read.value)))
             if source is None:
                 continue  # a value nobody wrote: not our business here
-            if source.outcome == "ok" and any(source.complete_time <= w.invoke_time for w in newer):
+            if source.outcome == "ok" and any(_done_by(source, w.invoke_time) for w in newer):
                 stale.append(read)
         return stale
 
-    def as_dicts(self) -> dict:
+    def latencies(self, kind: str | None = None) -> list[float]:
+        """The latencies (ms) of the successful operations, of one ``kind`` or of all."""
+        return [op.latency for op in self.ok(kind) if op.latency is not None]
+
+    def as_dicts(self) -> dict[str, list[dict[str, Any]]]:
         return {
             "operations": [asdict(op) for op in self.operations],
             "faults": [asdict(f) for f in self.faults],
@@ -253,6 +262,11 @@ class History:
 
 def _freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
+
+
+def _done_by(op: Operation, time: float) -> bool:
+    """Had ``op`` completed by ``time``? (A pending operation has not.)"""
+    return op.complete_time is not None and op.complete_time <= time
 
 
 def _short(value: Any) -> str:
@@ -300,7 +314,7 @@ class Node:
     def send(self, dst: str, payload: Any, op: int | None = None) -> None:
         self.net.send(self.name, dst, payload, op=op)
 
-    def set_timer(self, delay: float, action: Callable[[], None]) -> None:
+    def set_timer(self, delay: float, action: Callable[[], object]) -> None:
         epoch = self._epoch
 
         def fire() -> None:
@@ -368,7 +382,7 @@ class MessageStats:
     latencies: list[float] = field(default_factory=list)
     per_op: dict[int, int] = field(default_factory=dict)
 
-    def summary(self, operations: int | None = None) -> dict:
+    def summary(self, operations: int | None = None) -> dict[str, Any]:
         ops = operations if operations is not None else len(self.per_op)
         return {
             "sent": self.sent,
@@ -426,7 +440,7 @@ class Network:
         self.history = History()
         self.stats = MessageStats()
         self.events_processed = 0
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._queue: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = 0
         self._message_ids = 0
 
@@ -444,14 +458,14 @@ class Network:
         except KeyError:
             raise KeyError(f"no node named {name!r}; nodes are {sorted(self.nodes)}") from None
 
-    def schedule(self, delay: float, action: Callable[[], None]) -> None:
-        """Run ``action`` ``delay`` ms from now (ties run in scheduling order)."""
+    def schedule(self, delay: float, action: Callable[[], object]) -> None:
+        """Run ``action`` ``delay`` ms from now (ties run in scheduling order; what it returns is ignored)."""
         if delay < 0:
             raise ValueError(f"cannot schedule {delay} ms in the past")
         self._seq += 1
         heapq.heappush(self._queue, (round(self.now + delay, 6), self._seq, action))
 
-    def at(self, time: float, action: Callable[[], None]) -> None:
+    def at(self, time: float, action: Callable[[], object]) -> None:
         """Run ``action`` at absolute simulated time ``time``."""
         self.schedule(max(0.0, time - self.now), action)
 
@@ -492,7 +506,7 @@ class Network:
             if self.reorder and self.rng.random() < self.reorder:
                 delay += self.reorder_delay
                 self.stats.reordered += 1
-            self.schedule(delay, lambda m=msg: self._deliver(m))
+            self.schedule(delay, partial(self._deliver, msg))
 
     def _deliver(self, msg: Message) -> None:
         if self.partition is not None and self.partition.blocks(msg.src, msg.dst):
@@ -551,6 +565,16 @@ class Network:
         )
 
 
+@dataclass(frozen=True)
+class PlannedFault:
+    """One entry of a :class:`Nemesis` schedule: at ``at`` ms, do ``inject`` to the network."""
+
+    at: float
+    action: str  # partition, heal, crash or restart
+    detail: str  # what it applies to, for printing
+    inject: Callable[[Network], object]
+
+
 class Nemesis:
     """A schedule of faults, applied to a network at simulated times.
 
@@ -561,34 +585,32 @@ class Nemesis:
     """
 
     def __init__(self) -> None:
-        self.schedule: list[tuple[float, str, tuple]] = []
+        self.schedule: list[PlannedFault] = []
+
+    def _plan(
+        self, at: float, action: str, args: tuple[object, ...], inject: Callable[[Network], object]
+    ) -> Nemesis:
+        self.schedule.append(PlannedFault(at, action, repr(args) if args else "", inject))
+        return self
 
     def partition(self, at: float, *groups: Iterable[str]) -> Nemesis:
-        self.schedule.append((at, "partition", tuple(tuple(sorted(g)) for g in groups)))
-        return self
+        frozen = tuple(tuple(sorted(g)) for g in groups)
+        return self._plan(at, "partition", frozen, lambda network: network.partition_nodes(*frozen))
 
     def heal(self, at: float) -> Nemesis:
-        self.schedule.append((at, "heal", ()))
-        return self
+        return self._plan(at, "heal", (), Network.heal)
 
     def crash(self, at: float, node: str) -> Nemesis:
-        self.schedule.append((at, "crash", (node,)))
-        return self
+        return self._plan(at, "crash", (node,), lambda network: network.crash(node))
 
     def restart(self, at: float, node: str, keep_memory: bool = False) -> Nemesis:
-        self.schedule.append((at, "restart", (node, keep_memory)))
-        return self
+        return self._plan(
+            at, "restart", (node, keep_memory), lambda network: network.restart(node, keep_memory=keep_memory)
+        )
 
     def apply(self, network: Network) -> None:
-        for at, action, args in sorted(self.schedule, key=lambda item: item[0]):
-            if action == "partition":
-                network.at(at, lambda g=args: network.partition_nodes(*g))
-            elif action == "heal":
-                network.at(at, network.heal)
-            elif action == "crash":
-                network.at(at, lambda n=args[0]: network.crash(n))
-            else:
-                network.at(at, lambda n=args[0], k=args[1]: network.restart(n, keep_memory=k))
+        for fault in sorted(self.schedule, key=lambda f: f.at):
+            network.at(fault.at, partial(fault.inject, network))
 
     @classmethod
     def random(cls, seed: int, nodes: list[str], duration: float, faults: int = 3) -> Nemesis:
@@ -613,6 +635,6 @@ class Nemesis:
 
     def __str__(self) -> str:
         return "\n".join(
-            f"t={at:>8.2f}  {action} {args if args else ''}".rstrip()
-            for at, action, args in sorted(self.schedule, key=lambda s: s[0])
+            f"t={f.at:>8.2f}  {f.action} {f.detail}".rstrip()
+            for f in sorted(self.schedule, key=lambda f: f.at)
         )

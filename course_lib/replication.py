@@ -26,10 +26,12 @@ is the same string on every run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from course_lib.netsim import History, Latency, Message, Network, Node, Operation
+from course_lib.netsim import History, Latency, Message, Nemesis, Network, Node, Operation, percentile
 
 MODES = ("sync", "semi-sync", "async")
 
@@ -53,7 +55,7 @@ class Client(Node):
     def history(self) -> History:
         return self.net.history
 
-    def start(self, op: Operation, dst: str, payload: dict) -> None:
+    def start(self, op: Operation, dst: str, payload: dict[str, Any]) -> None:
         self.pending[op.index] = op
         self.send(dst, payload, op=op.index)
         self.set_timer(self.timeout, lambda: self.give_up(op.index))
@@ -101,7 +103,8 @@ class Replica(Node):
 
     @property
     def log(self) -> list[Entry]:
-        return self.disk["log"]
+        log: list[Entry] = self.disk["log"]
+        return log
 
     def value(self, key: str) -> Any:
         for entry in reversed(self.log):
@@ -121,7 +124,7 @@ class Replica(Node):
             self.send(msg.src, {"type": "read-ok", "op": p["op"], "value": self.value(p["key"])}, op=p["op"])
 
     # as leader
-    def leader_write(self, client: str, p: dict) -> None:
+    def leader_write(self, client: str, p: dict[str, Any]) -> None:
         if self.cluster.leader != self.name:
             return  # not the leader (any more): the client times out
         entry = Entry(len(self.log) + 1, self.term, p["key"], p["value"], p["op"])
@@ -199,6 +202,7 @@ class LeaderFollower:
         self.mode, self.lag, self.detect = mode, lag, detect
         self.network = Network(seed, latency or Latency(1.0, 1.0))
         self.replicas = [Replica(f"n{i}", self) for i in range(1, followers + 2)]
+        self._by_name = {replica.name: replica for replica in self.replicas}
         for replica in self.replicas:
             self.network.add(replica)
         self.client = Client("client", timeout)
@@ -221,7 +225,10 @@ class LeaderFollower:
         return {"sync": len(self.followers()), "semi-sync": 1, "async": 0}[self.mode]
 
     def replica(self, name: str) -> Replica:
-        return self.network.node(name)  # type: ignore[return-value]
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no replica named {name!r}; replicas are {sorted(self._by_name)}") from None
 
     # operations (scheduled at simulated times; call run() to play them)
     def write(self, key: str, value: Any, at: float, process: str = "client") -> None:
@@ -326,7 +333,8 @@ class DataCentre(Node):
         self.disk["data"] = {}  # key -> list of sibling Versions (one in LWW mode)
 
     def versions(self, key: str) -> list[Version]:
-        return self.disk["data"].get(key, [])
+        siblings: list[Version] = self.disk["data"].get(key, [])
+        return siblings
 
     def on_message(self, msg: Message) -> None:
         p = msg.payload
@@ -339,7 +347,7 @@ class DataCentre(Node):
             value = None if not values else values[0] if len(values) == 1 else values
             self.send(msg.src, {"type": "read-ok", "op": p["op"], "value": value}, op=p["op"])
 
-    def local_write(self, client: str, p: dict) -> None:
+    def local_write(self, client: str, p: dict[str, Any]) -> None:
         seen: dict[str, int] = {}
         for v in self.versions(p["key"]):  # a local write supersedes all it has seen here
             for node, count in v.vv.items():
@@ -406,9 +414,13 @@ class MultiLeader:
         cross = cross or Latency(40.0, 10.0)
         links = {(a, b): cross for a in self.datacentres for b in self.datacentres if a != b}
         self.network = Network(seed, local, links=links)
+        self.centres: dict[str, DataCentre] = {}
+        self.clients: dict[str, Client] = {}  # one per data centre, named after it
         for dc in self.datacentres:
-            self.network.add(DataCentre(dc, self))
-            self.network.add(Client(f"client-{dc}", timeout))
+            self.centres[dc] = DataCentre(dc, self)
+            self.network.add(self.centres[dc])
+            self.clients[dc] = Client(f"client-{dc}", timeout)
+            self.network.add(self.clients[dc])
         self.keys: set[str] = set()
         self.conflicts: set[tuple[str, tuple[int, ...]]] = set()
         self.dropped: set[int] = set()
@@ -420,18 +432,14 @@ class MultiLeader:
     def write(self, key: str, value: Any, at: float, dc: str, process: str | None = None) -> None:
         def go() -> None:
             op = self.history.invoke(process or f"client-{dc}", "write", key, value, self.network.now)
-            self.network.node(f"client-{dc}").start(  # type: ignore[attr-defined]
-                op, dc, {"type": "write", "key": key, "value": value, "op": op.index}
-            )
+            self.clients[dc].start(op, dc, {"type": "write", "key": key, "value": value, "op": op.index})
 
         self.network.at(at, go)
 
     def read(self, key: str, at: float, dc: str, process: str | None = None) -> None:
         def go() -> None:
             op = self.history.invoke(process or f"client-{dc}", "read", key, None, self.network.now)
-            self.network.node(f"client-{dc}").start(  # type: ignore[attr-defined]
-                op, dc, {"type": "read", "key": key, "op": op.index}
-            )
+            self.clients[dc].start(op, dc, {"type": "read", "key": key, "op": op.index})
 
         self.network.at(at, go)
 
@@ -441,8 +449,7 @@ class MultiLeader:
 
     def values(self, key: str, dc: str) -> list[Any]:
         """The value(s) ``dc`` holds for ``key``: one, or several siblings to merge."""
-        node: DataCentre = self.network.node(dc)  # type: ignore[assignment]
-        return sorted((v.value for v in node.versions(key)), key=repr)
+        return sorted((v.value for v in self.centres[dc].versions(key)), key=repr)
 
     def converged(self) -> bool:
         return all(
@@ -467,7 +474,8 @@ class QuorumReplica(Node):
         self.disk["data"] = {}
 
     def get(self, key: str) -> tuple[int, Any]:
-        return self.disk["data"].get(key, (0, None))
+        version_and_value: tuple[int, Any] = self.disk["data"].get(key, (0, None))
+        return version_and_value
 
     def on_message(self, msg: Message) -> None:
         p = msg.payload
@@ -595,7 +603,7 @@ class LeaderlessQuorum:
             self.network.add(c)
         self._version = 0
         self.repairs = 0
-        self._on_done: dict[int, Any] = {}
+        self._on_done: dict[int, Callable[[], object]] = {}  # op -> what the workload does next
 
     @property
     def history(self) -> History:
@@ -618,17 +626,23 @@ class LeaderlessQuorum:
         if then is not None:
             then()
 
+    def coordinator(self, name: str) -> Coordinator:
+        for c in self.coordinators:
+            if c.name == name:
+                return c
+        raise KeyError(f"no client named {name!r}; clients are {[c.name for c in self.coordinators]}")
+
     def write(self, key: str, value: Any, at: float, client: str = "c1") -> None:
         def go() -> None:
             op = self.history.invoke(client, "write", key, value, self.network.now)
-            self.network.node(client).begin_write(op)  # type: ignore[attr-defined]
+            self.coordinator(client).begin_write(op)
 
         self.network.at(at, go)
 
     def read(self, key: str, at: float, client: str = "c1") -> None:
         def go() -> None:
             op = self.history.invoke(client, "read", key, None, self.network.now)
-            self.network.node(client).begin_read(op)  # type: ignore[attr-defined]
+            self.coordinator(client).begin_read(op)
 
         self.network.at(at, go)
 
@@ -676,7 +690,7 @@ class LeaderlessQuorum:
             (client.begin_write if kind == "write" else client.begin_read)(op)
 
         for client in self.coordinators:
-            self.network.schedule(0.0, lambda c=client: step(c, ops_per_client))
+            self.network.schedule(0.0, partial(step, client, ops_per_client))
         self.network.run()
         self.history.close(self.network.now)
         return self.history
@@ -691,9 +705,7 @@ class LeaderlessQuorum:
 
     def latency_ms(self, kind: str) -> float | None:
         """Median latency of successful ``kind`` operations."""
-        from course_lib.netsim import percentile
-
-        return percentile([op.latency for op in self.history.ok(kind)], 50)
+        return percentile(self.history.latencies(kind), 50)
 
 
 def stale_read_grid(
@@ -707,8 +719,6 @@ def stale_read_grid(
     replicas that were down or cut off miss writes, and a read quorum that
     does not overlap the write quorum can land on exactly those.
     """
-    from course_lib.netsim import Nemesis
-
     grid = {}
     for w in range(1, n + 1):
         for r in range(1, n + 1):

@@ -17,10 +17,12 @@ from course_lib.consistency import (
     SYSTEMS,
     APRegister,
     CheckOp,
+    as_check_ops,
     CPRegister,
     check_corpus,
     check_linearizable,
     from_operations,
+    load_verdicts,
     make_register,
     pacelc_measure,
     parse_jepsen_log,
@@ -221,6 +223,38 @@ def test_the_checker_agrees_with_brute_force_on_small_histories(ops):
 def test_check_corpus_names_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no VERDICTS.txt"):
         check_corpus(tmp_path)
+
+
+def test_load_verdicts_says_which_folder_and_what_belongs_in_it(tmp_path):
+    with pytest.raises(FileNotFoundError) as missing:
+        load_verdicts(tmp_path / "jepsen-etcd")
+    assert str(tmp_path / "jepsen-etcd") in str(missing.value) and "'<file> <verdict>'" in str(missing.value)
+    (tmp_path / "VERDICTS.txt").write_text("a.log linearizable\n\nb.log not-linearizable\n")
+    assert load_verdicts(tmp_path) == {"a.log": "linearizable", "b.log": "not-linearizable"}
+
+
+def test_a_history_is_netsim_operations_or_check_ops_not_a_mix():
+    h = History()
+    h.complete(h.invoke("p", "write", "x", 1, 0.0), "ok", 1.0)
+    assert as_check_ops(h) == as_check_ops(h.operations) == [w(0, 1, 0.0, 1.0)]
+    with pytest.raises(TypeError, match="not a mix"):
+        as_check_ops([h.operations[0], w(1, 2, 2, 3)])
+
+
+def test_the_consistency_modules_import_each_other_without_cycles():
+    """The package is layered: the checker and the registers stand alone, the rest builds on them."""
+    import ast
+    from pathlib import Path
+
+    import course_lib.consistency
+
+    deps = {}
+    for path in Path(course_lib.consistency.__file__).parent.glob("*.py"):
+        if path.name != "__init__.py":
+            deps[path.stem] = sorted(
+                node.module.rsplit(".", 1)[1] for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib.consistency."))
+    assert deps == {"checker": [], "jepsen": ["checker"], "registers": [], "experiments": ["checker", "registers"]}
 
 
 # -- CAP, measured ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib.coupling import Broker, ServiceUnavailable, SyncService
+from course_lib.coupling import Broker, ServiceUnavailable, Subscriber, SyncService
 
 
 def test_a_call_to_a_service_that_is_down_fails_the_caller():
@@ -114,3 +114,9 @@ def test_the_demo_loses_sync_orders_while_inventory_is_down_but_not_events():
     assert demo.reserved_sync == ["order_001"]
     assert demo.reserved_async == ["order_001", "order_002"]
     assert "1 lost to failed calls" in demo.summary()
+
+
+def test_subscribe_returns_the_subscriber_the_broker_keeps():
+    broker = Broker()
+    sub = broker.subscribe("audit", "orders", print)
+    assert isinstance(sub, Subscriber) and broker.subscribers == {"audit": sub}

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib.delivery import (
-    AtomicIdempotentConsumer, Crash, CrashPlan, ExactlyOnceChecker, IdempotentConsumer, interleave,
+    AtomicIdempotentConsumer, Crash, CrashPlan, ExactlyOnceChecker, ExactlyOnceVerdict, IdempotentConsumer,
+    interleave,
     out_of_order, partition_events, produce_with_retries, redeliver, redeliver_jetstream,
 )
 from course_lib.exchanges import JetStream, SimClock
@@ -79,6 +80,14 @@ def test_a_ttl_must_be_whole_seconds(r):
 def test_an_event_without_an_id_is_refused(r):
     with pytest.raises(KeyError, match="eventId"):
         IdempotentConsumer(r).handle({"eventType": "OrderPlaced"})
+
+
+def test_a_numeric_event_id_is_judged_as_the_string_redis_stores(r):
+    checker = ExactlyOnceChecker(r)
+    consumer = IdempotentConsumer(r, effect=checker.record)
+    verdict = checker.run(consumer, [{"eventId": 7}, {"eventId": 7}])
+    assert isinstance(verdict, ExactlyOnceVerdict) and verdict.exactly_once, verdict
+    assert verdict.counts == {"7": 1}
 
 
 # -- the race windows ------------------------------------------------------------------------

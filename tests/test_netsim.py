@@ -223,3 +223,22 @@ def test_the_module_11_benchmark_runs_in_quick_mode():
     assert run.returncode == 0, run.stderr
     for heading in ("ring lookups", "events/s", "explorer redraw"):
         assert heading in run.stdout
+
+
+def test_nemesis_prints_its_schedule_in_time_order():
+    nemesis = Nemesis().heal(40).partition(30, {"a"}, ["c", "b"]).crash(10, "b").restart(20, "b")
+    assert str(nemesis).splitlines() == [
+        "t=   10.00  crash ('b',)",
+        "t=   20.00  restart ('b', False)",
+        "t=   30.00  partition (('a',), ('b', 'c'))",
+        "t=   40.00  heal",
+    ]
+
+
+def test_history_latencies_are_those_of_the_successful_operations():
+    h = History()
+    ok_write, failed_read, pending = (h.invoke("p", k, "x", None, 1.0) for k in ("write", "read", "read"))
+    h.complete(ok_write, "ok", 3.5)
+    h.complete(failed_read, "fail", 2.0)
+    assert h.latencies() == h.latencies("write") == [2.5]
+    assert h.latencies("read") == [] and pending.latency is None

@@ -13,7 +13,6 @@ from course_lib.consistency import (
     APRegister,
     CheckOp,
     CPRegister,
-    RegisterCluster,
     Verdict,
     as_check_ops,
     check_linearizable,
@@ -31,13 +30,17 @@ ACTIONS = {
 STEP_MS = 100.0  # time between two actions: long enough for every request to finish or time out
 
 
-def replay(system: str, actions: list[str], seed: int = 1) -> RegisterCluster:
+def replay(system: str, actions: list[str], seed: int = 1) -> CPRegister | APRegister:
     """Play ``actions`` one every ``STEP_MS`` ms on a fresh CP or AP register; return the cluster."""
     unknown = [a for a in actions if a not in ACTIONS]
     if unknown:
         raise ValueError(f"unknown action(s) {unknown}; choose from {sorted(ACTIONS)}")
-    register_class = CPRegister if system == "cp" else APRegister
-    cluster: RegisterCluster = register_class(seed=seed, duration=(len(actions) + 1) * STEP_MS)
+    duration = (len(actions) + 1) * STEP_MS
+    cluster = (
+        CPRegister(seed=seed, duration=duration)
+        if system == "cp"
+        else APRegister(seed=seed, duration=duration)
+    )
     net = cluster.network
     writes = 0
     for step, action in enumerate(actions, start=1):

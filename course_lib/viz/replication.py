@@ -65,7 +65,7 @@ class ReplicationExplorer(Explorer):
         cluster = self.simulate()
         writes = [op for op in cluster.history.operations if op.kind == "write"]
         acked = [op for op in writes if op.outcome == "ok"]
-        ack_ms = percentile([op.latency for op in acked], 50)
+        ack_ms = percentile(cluster.history.latencies("write"), 50)
         read = next(op for op in cluster.history.operations if op.kind == "read")
         lost = cluster.lost_writes()
         lines = [
@@ -124,7 +124,8 @@ class QuorumExplorer(Explorer):
         """Stale-read rate, median write and read latency over the seeds, with random faults."""
         n, w, r = self.n.value, min(self.w.value, self.n.value), min(self.r.value, self.n.value)
         stale = reads = 0
-        write_ms, read_ms = [], []
+        write_ms: list[float] = []
+        read_ms: list[float] = []
         for seed in range(self.seeds):
             cluster = LeaderlessQuorum(n, w, r, read_repair=False, seed=seed, timeout=20)
             Nemesis.random(seed, cluster.replica_names, duration=self.ops_per_client * 5).apply(
@@ -133,8 +134,8 @@ class QuorumExplorer(Explorer):
             cluster.workload(ops_per_client=self.ops_per_client)
             stale += len(cluster.history.stale_reads())
             reads += len(cluster.history.ok("read"))
-            write_ms += [op.latency for op in cluster.history.ok("write")]
-            read_ms += [op.latency for op in cluster.history.ok("read")]
+            write_ms += cluster.history.latencies("write")
+            read_ms += cluster.history.latencies("read")
         return (stale / reads if reads else 0.0), percentile(write_ms, 50), percentile(read_ms, 50)
 
     def static_text(self) -> str:
