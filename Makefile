@@ -14,7 +14,10 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# What the environment is built from; a copy of the repository sharing this .venv
+# (tests/test_instructors_guide.py) sets VENV_DEPS= so it never reinstalls it.
+VENV_DEPS ?= pyproject.toml
+$(STAMP): $(VENV_DEPS)
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "Python 3.10 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,services]'

@@ -64,8 +64,9 @@ def environment(copy: Path) -> dict[str, str]:
     for var in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "RABBITMQ_URL", "NATS_URL", "MAKELEVEL",
                 "MAKEFLAGS", "MFLAGS"):
         env.pop(var, None)
-    # Never let `make` reinstall the linked .venv from the copy.
-    env["MAKEFLAGS"] = "-o .venv/.installed"
+    # Never let `make` reinstall the linked .venv from the copy (that would point the
+    # real .venv's editable install at this temporary copy). MAKEFLAGS cannot carry -o.
+    env["VENV_DEPS"] = ""
     env["JUPYTER_RUNTIME_DIR"] = str(copy.parent / "runtime")
     env["AUTOGRADER"] = str(copy / "build" / "autograder")
     return env
@@ -187,3 +188,14 @@ def test_readme_shows_a_screenshot_of_the_course():
 def _png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[16:24]
     return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_running_the_guide_left_the_shared_venv_pointing_at_this_checkout(copy):
+    """The copy links the real .venv; `make` in the copy must not reinstall course_lib from it."""
+    python = ROOT / ".venv" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("no .venv in this checkout")
+    origin = subprocess.run([str(python), "-c", "import course_lib; print(course_lib.__file__)"],
+                            cwd="/", capture_output=True, text=True, timeout=60).stdout.strip()
+    assert Path(origin).resolve().is_relative_to(ROOT.resolve()), (
+        f"course_lib now imports from {origin}: running the guide reinstalled the shared .venv")
