@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib.dynamo import (
+    ORDERS,
     DynamoCluster,
     DynamoRing,
     MerkleTree,
@@ -49,6 +50,72 @@ def test_pruning_drops_the_entry_updated_longest_ago():
     assert len(clock.counters) == 10 and "A" not in clock.counters
     clock = clock.increment("B", now=20.0, threshold=10).increment("L", now=21.0, threshold=10)
     assert "B" in clock.counters and "C" not in clock.counters  # B was refreshed, C is now the oldest
+
+
+def test_an_increment_never_prunes_its_own_entry():
+    # Equal timestamps (the default now=0.0) used to break the tie by node name, so A's increment
+    # dropped A itself: {B:1} came back, and a later write that never saw A's compared as newer.
+    base = VectorClock().increment("B")
+    mine = base.increment("A", threshold=1)
+    assert mine.counters == {"A": 1}
+    theirs = base.increment("B", threshold=1)  # {B:2}: a write that did not see A's
+    assert mine.compare(theirs) == "concurrent" and theirs.compare(mine) == "concurrent"
+
+
+def test_pruning_never_happens_on_a_merge():
+    wide = VectorClock({n: 1 for n in "ABC"})
+    assert wide.merge(VectorClock({"D": 1})).counters == {"A": 1, "B": 1, "C": 1, "D": 1}
+    assert wide.prune(2).counters.keys() == {"B", "C"}  # explicit prune: oldest first, ties by name
+    assert wide.prune(2, keep="A").counters.keys() == {"A", "C"}
+
+
+UNORDERED = {"concurrent"}
+ALLOWED = {  # what a pair may look like once pruned, given how it compares unpruned
+    "concurrent": UNORDERED,
+    "before": {"before", "concurrent"},
+    "after": {"after", "concurrent"},
+    "equal": set(ORDERS),
+}
+
+
+@st.composite
+def clock_histories(draw):
+    """Nodes, a pruning threshold, and steps: a node increments its own entry (the clock ticks or
+    not, so timestamps tie), or one node's clock reaches another that merges it (a read whose
+    context the next write builds on, as in Dynamo's read-modify-write)."""
+    nodes = "ABCD"[: draw(st.integers(2, 4))]
+    threshold = draw(st.integers(1, len(nodes) - 1))  # below the node count: pruning happens
+    step = st.one_of(
+        st.tuples(st.just("increment"), st.sampled_from(nodes), st.booleans()),
+        st.permutations(nodes).map(lambda order: ("pass", order[0], order[1])),
+    )
+    return nodes, threshold, draw(st.lists(step, min_size=8, max_size=40))
+
+
+@given(clock_histories())
+def test_pruning_never_makes_concurrent_clocks_look_ordered(history):
+    nodes, threshold, steps = history
+    # Each node's clock twice: unpruned (the truth) and pruned to `threshold` entries.
+    held = {node: (VectorClock(), VectorClock()) for node in nodes}
+    seen = []
+    now = 0.0
+    for kind, a, b in steps:
+        if kind == "increment":
+            now += 1.0 if b else 0.0
+            full, pruned = held[a]
+            held[a] = (full.increment(a, now, threshold=len(nodes)), pruned.increment(a, now, threshold))
+            assert len(held[a][1].counters) <= threshold
+        else:
+            (full_a, pruned_a), (full_b, pruned_b) = held[a], held[b]
+            held[b] = (full_b.merge(full_a), pruned_b.merge(pruned_a))
+        seen.append(held[a if kind == "increment" else b])
+    for i, (full_x, pruned_x) in enumerate(seen):
+        for full_y, pruned_y in seen[i + 1 :]:
+            truth, looks = full_x.compare(full_y), pruned_x.compare(pruned_y)
+            assert looks in ALLOWED[truth], (
+                f"{full_x!r} vs {full_y!r} is {truth}, but pruned {pruned_x!r} vs {pruned_y!r} "
+                f"looks {looks}"
+            )
 
 
 clocks = st.dictionaries(st.sampled_from("ABCD"), st.integers(0, 3)).map(VectorClock)
