@@ -277,6 +277,7 @@ class StorageNode:
     data: dict[str, list[Version]] = field(default_factory=dict)
     hints: dict[str, dict[str, list[Version]]] = field(default_factory=dict)  # home -> key -> versions
     up: bool = True
+    issued: dict[str, int] = field(default_factory=dict)  # key -> the last counter it put in a clock
 
     def store(self, key: str, versions: Iterable[Version]) -> bool:
         """Merge ``versions`` into what this node has; True when that changed anything."""
@@ -431,16 +432,18 @@ class DynamoCluster:
         """
         self.now += 1
         coordinator = self.coordinator_for(key, via)
-        # The coordinator's counter moves past every version of this key it already stores, so a
-        # write from a stale context can never reuse a clock that names a different value.
+        # The coordinator's counter moves past every counter it ever issued for this key (and every
+        # version of the key it stores), so a write from a stale or empty context, or through a
+        # node that does not keep the key, never reuses a clock that names a different value.
         context = context or VectorClock()
+        node = self.nodes[coordinator]
         local = max(
-            (v.clock.counters.get(coordinator, 0) for v in self.nodes[coordinator].data.get(key, [])),
-            default=0,
+            [node.issued.get(key, 0)] + [v.clock.counters.get(coordinator, 0) for v in node.data.get(key, [])]
         )
         if local > context.counters.get(coordinator, 0):
             context = context.merge(VectorClock({coordinator: local}))
         clock = context.increment(coordinator, self.now, self.clock_threshold)
+        node.issued[key] = clock.counters[coordinator]
         version = Version(value, clock)
         targets, hinted = self.targets(key, coordinator)
         if len(targets) < self.w:

@@ -270,6 +270,25 @@ def test_a_stale_write_through_the_same_coordinator_never_reuses_a_clock():
     assert cluster.get("k").values == [3]
 
 
+def test_a_coordinator_outside_the_preference_list_never_reuses_a_clock():
+    cluster = DynamoCluster()
+    key = "cart:dave"
+    outsider = next(n for n in sorted(cluster.nodes) if n not in cluster.preference_list(key))
+    first = cluster.put(key, ["book"], via=outsider)  # it coordinates but does not store the key
+    second = cluster.put(key, ["pen"], via=outsider)  # a blind write: no context
+    assert second.clock.compare(first.clock) == "after"  # it used to be {X:1} again, and dropped
+    assert cluster.get(key).values == [["pen"]]
+
+
+def test_pruned_clocks_in_the_cluster_keep_concurrent_carts_as_siblings():
+    cluster = DynamoCluster(nodes=("A", "B", "C"), clock_threshold=1)
+    first = cluster.put("k", ["book"], via="B")
+    mine = cluster.put("k", ["book", "pen"], context=first.clock, via="A")  # {A:1}: B pruned
+    theirs = cluster.put("k", ["book", "mug"], context=first.clock, via="B")  # never saw A's
+    assert (repr(mine.clock), repr(theirs.clock)) == ("{A:1}", "{B:2}")
+    assert cluster.get("k").values == [["book", "mug"], ["book", "pen"]]
+
+
 def test_read_repair_fixes_the_replicas_a_read_found_behind():
     cluster = DynamoCluster(sloppy=False)
     key = "cart:carol"
