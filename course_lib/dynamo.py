@@ -184,7 +184,8 @@ class MerkleTree:
             raise ValueError(
                 f"key {key!r} hashes to {position}, outside this tree's range [{self.low}, {self.high})"
             )
-        return (position - self.low) * (2**self.depth) // (self.high - self.low)
+        leaves: int = 2**self.depth  # int ** int is typed Any: a negative exponent gives a float
+        return (position - self.low) * leaves // (self.high - self.low)
 
     @property
     def root(self) -> str:
