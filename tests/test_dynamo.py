@@ -69,9 +69,8 @@ def test_pruning_never_happens_on_a_merge():
     assert wide.prune(2, keep="A").counters.keys() == {"A", "C"}
 
 
-UNORDERED = {"concurrent"}
 ALLOWED = {  # what a pair may look like once pruned, given how it compares unpruned
-    "concurrent": UNORDERED,
+    "concurrent": {"concurrent"},  # never ordered: that would be a lost update
     "before": {"before", "concurrent"},
     "after": {"after", "concurrent"},
     "equal": set(ORDERS),
@@ -89,11 +88,15 @@ def clock_histories(draw):
         st.tuples(st.just("increment"), st.sampled_from(nodes), st.booleans()),
         st.permutations(nodes).map(lambda order: ("pass", order[0], order[1])),
     )
+    # At least 8 steps: the CI profile's 100 examples then reliably reach the histories that broke
+    # the old pruning (it fails there), which shorter lists rarely do.
     return nodes, threshold, draw(st.lists(step, min_size=8, max_size=40))
 
 
 @given(clock_histories())
 def test_pruning_never_makes_concurrent_clocks_look_ordered(history):
+    """Every pair of clocks the history made: concurrent unpruned stays concurrent pruned, and no
+    order turns round (a descendant may look concurrent: a spurious sibling)."""
     nodes, threshold, steps = history
     # Each node's clock twice: unpruned (the truth) and pruned to `threshold` entries.
     held = {node: (VectorClock(), VectorClock()) for node in nodes}
