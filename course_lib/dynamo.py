@@ -46,9 +46,18 @@ class VectorClock:
 
     Clocks are values: :meth:`increment` and :meth:`merge` return new clocks.
     Dynamo caps a clock's length: past ``threshold`` entries (10 in the paper)
-    the entry updated longest ago is dropped. Pruning can make a descendant
-    look concurrent (a spurious sibling), never the other way round, so the
-    worst case is an extra merge for the client.
+    an increment drops the entries updated longest ago, but never the one it
+    just incremented, and a merge never drops anything. Pruning can then make
+    a descendant look concurrent (a spurious sibling: an extra merge for the
+    client), never make concurrent writes look ordered (a lost update) nor
+    turn an order round. Why: every write a clock has seen is, or comes
+    before, a write whose entry the clock still holds in full, and a clock
+    that did not see that write has a smaller counter there.
+
+    That argument needs each node's counter to be its own: a node only
+    increments clocks that have seen its previous increments (in
+    :meth:`DynamoCluster.put`, the coordinator moves past every counter it
+    ever issued for the key).
     """
 
     def __init__(
@@ -61,23 +70,32 @@ class VectorClock:
         self.stamps = dict(stamps or {node: 0.0 for node in self.counters})
 
     def increment(self, node: str, now: float = 0.0, threshold: int = 10) -> VectorClock:
-        """This clock with ``node``'s counter one higher (and pruned to ``threshold`` entries)."""
+        """This clock with ``node``'s counter one higher (and pruned to ``threshold`` entries).
+
+        The new entry is never pruned, even when its timestamp ties with older
+        ones (the default ``now``): dropping it would make this write look
+        like its own ancestor.
+        """
         counters, stamps = dict(self.counters), dict(self.stamps)
         counters[node] = counters.get(node, 0) + 1
         stamps[node] = now
-        clock = VectorClock(counters, stamps)
-        return clock.prune(threshold)
+        return VectorClock(counters, stamps).prune(threshold, keep=node)
 
-    def prune(self, threshold: int = 10) -> VectorClock:
-        """Drop the oldest-updated entries until at most ``threshold`` remain (ties: by node name)."""
+    def prune(self, threshold: int = 10, keep: str | None = None) -> VectorClock:
+        """Drop the oldest-updated entries until at most ``threshold`` remain (ties: by node name).
+
+        ``keep`` is never dropped: :meth:`increment` passes the node it just moved.
+        """
         if threshold < 1:
             raise ValueError(f"VectorClock threshold must be >= 1, got {threshold}")
         if len(self.counters) <= threshold:
             return self
-        keep = sorted(self.counters, key=lambda n: (self.stamps.get(n, 0.0), n))[
-            len(self.counters) - threshold :
-        ]
-        return VectorClock({n: self.counters[n] for n in keep}, {n: self.stamps.get(n, 0.0) for n in keep})
+        oldest_first = sorted(
+            (n for n in self.counters if n != keep), key=lambda n: (self.stamps.get(n, 0.0), n)
+        )
+        dropped = set(oldest_first[: len(self.counters) - threshold])
+        kept = [n for n in self.counters if n not in dropped]
+        return VectorClock({n: self.counters[n] for n in kept}, {n: self.stamps.get(n, 0.0) for n in kept})
 
     def merge(self, other: VectorClock) -> VectorClock:
         """The smallest clock that has seen everything both have (pointwise maximum)."""
@@ -166,7 +184,8 @@ class MerkleTree:
             raise ValueError(
                 f"key {key!r} hashes to {position}, outside this tree's range [{self.low}, {self.high})"
             )
-        return (position - self.low) * (2**self.depth) // (self.high - self.low)
+        leaves: int = 2**self.depth  # int ** int is typed Any: a negative exponent gives a float
+        return (position - self.low) * leaves // (self.high - self.low)
 
     @property
     def root(self) -> str:
@@ -259,6 +278,7 @@ class StorageNode:
     data: dict[str, list[Version]] = field(default_factory=dict)
     hints: dict[str, dict[str, list[Version]]] = field(default_factory=dict)  # home -> key -> versions
     up: bool = True
+    issued: dict[str, int] = field(default_factory=dict)  # key -> the last counter it put in a clock
 
     def store(self, key: str, versions: Iterable[Version]) -> bool:
         """Merge ``versions`` into what this node has; True when that changed anything."""
@@ -413,16 +433,18 @@ class DynamoCluster:
         """
         self.now += 1
         coordinator = self.coordinator_for(key, via)
-        # The coordinator's counter moves past every version of this key it already stores, so a
-        # write from a stale context can never reuse a clock that names a different value.
+        # The coordinator's counter moves past every counter it ever issued for this key (and every
+        # version of the key it stores), so a write from a stale or empty context, or through a
+        # node that does not keep the key, never reuses a clock that names a different value.
         context = context or VectorClock()
+        node = self.nodes[coordinator]
         local = max(
-            (v.clock.counters.get(coordinator, 0) for v in self.nodes[coordinator].data.get(key, [])),
-            default=0,
+            [node.issued.get(key, 0)] + [v.clock.counters.get(coordinator, 0) for v in node.data.get(key, [])]
         )
         if local > context.counters.get(coordinator, 0):
             context = context.merge(VectorClock({coordinator: local}))
         clock = context.increment(coordinator, self.now, self.clock_threshold)
+        node.issued[key] = clock.counters[coordinator]
         version = Version(value, clock)
         targets, hinted = self.targets(key, coordinator)
         if len(targets) < self.w:

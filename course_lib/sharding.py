@@ -37,9 +37,13 @@ RING_SIZE = 2**64
 
 
 class Placement(Protocol):
+    """What every strategy below answers: where a key lives, and where a range query must look."""
+
     def shard_for(self, key: str) -> str: ...
 
     def all_shards(self) -> list[str]: ...
+
+    def shards_for_range(self, low: str, high: str) -> list[str]: ...
 
 
 def keys_moved(before: Placement, after: Placement, keys: Iterable[str]) -> list[str]:
@@ -254,7 +258,9 @@ class DirectorySharding:
         return list(self.shards)
 
 
-def range_query(placement, stored: dict[str, list[str]], low: str, high: str) -> tuple[list[str], list[str]]:
+def range_query(
+    placement: Placement, stored: dict[str, list[str]], low: str, high: str
+) -> tuple[list[str], list[str]]:
     """Run a range query: ask each shard ``placement`` says may hold keys in ``[low, high]``.
 
     ``stored`` maps shard name -> the keys it holds. Returns the matching keys

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from course_lib.grading.questions import Case, Question, register
 
 LAB = "lab-10.1-events"
 
-SOURCE_EXAMPLE = {
+SOURCE_EXAMPLE: dict[str, Any] = {
     "eventId": "evt_a1b2c3d4-e5f6-7890-abcd-ef1234567890",
     "eventType": "OrderPlaced",
     "aggregateId": "order_12345",
@@ -110,7 +111,7 @@ def _expected_child(
     }
 
 
-CHILD_ARGS = dict(
+CHILD_ARGS: dict[str, Any] = dict(
     event_type="OrderConfirmed",
     payload={"orderId": "order_12345"},
     event_id="evt_0002",

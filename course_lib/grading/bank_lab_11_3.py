@@ -34,7 +34,7 @@ def _expected_linearizable(ops: list[tuple]) -> bool:
     return bool(check_linearizable(check_ops, REGISTER).ok)
 
 
-Q1_HISTORIES = [
+Q1_HISTORIES: list[list[tuple[str, int | None, int, int | None]]] = [
     [("write", 1, 0, 1), ("read", 1, 2, 3)],  # sequential
     [("write", 1, 0, 1), ("write", 2, 2, 3), ("read", 1, 4, 5)],  # stale read
     [("write", 1, 0, 10), ("read", None, 1, 2), ("read", 1, 3, 4)],  # overlapping write

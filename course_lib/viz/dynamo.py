@@ -40,9 +40,9 @@ def replay(actions: list[str]) -> tuple[DynamoCluster, list[str]]:
             if action.startswith("add"):
                 item = ITEMS[added % len(ITEMS)]
                 added += 1
-                via = first if action == "add-left" else second
-                if not cluster.node(via).up:
-                    via = None  # the client's load balancer picks another node
+                home = first if action == "add-left" else second
+                # A home node that is down: the client's load balancer picks another node.
+                via = home if cluster.node(home).up else None
                 read = cluster.get(KEY, via=via)
                 result = cluster.put(KEY, merge_carts(read.values) + [item], context=read.context, via=via)
                 hints = f", hints {result.hinted}" if result.hinted else ""

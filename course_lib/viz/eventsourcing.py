@@ -18,6 +18,12 @@ from course_lib.eventstore import Repository
 from course_lib.viz.explorer import Explorer
 
 
+def summarise(aggregate: object) -> str:
+    """An aggregate's one-line ``summary()`` when its class has one (Order does), else its repr."""
+    summary = getattr(aggregate, "summary", None)
+    return str(summary()) if callable(summary) else repr(aggregate)
+
+
 class HistoryExplorer(Explorer):
     """A time slider over one aggregate: the state as of each version of its stream."""
 
@@ -35,9 +41,7 @@ class HistoryExplorer(Explorer):
         self.events = repository.store.read(aggregate_id)
         if not self.events:
             raise ValueError(f"no events stored for {aggregate_id!r}")
-        self.describe = describe or (
-            lambda aggregate: getattr(aggregate, "summary", lambda: repr(aggregate))()
-        )
+        self.describe = describe or summarise
         last = len(self.events)
         self.slider = widgets.IntSlider(
             value=last if version is None else version,
@@ -112,7 +116,7 @@ class CqrsExplorer(Explorer):
 
     def static_text(self) -> str:
         store = self.bus.repository.store
-        write = [f"  {stream}: {self.bus.repository.load(stream).summary()}" for stream in store.streams()]
+        write = [f"  {stream}: {summarise(self.bus.repository.load(stream))}" for stream in store.streams()]
         read = [
             f"  {row['order_id']}: {row['status']}, {row['item_count']} items, {row['total_cents']} cents"
             for row in self.view.orders()
