@@ -223,16 +223,7 @@ class BrokerConnection:
             found = offsets.get(_kafka_tp(tp))
             current = found.offset if found is not None and found.offset >= 0 else None
             end = ends[_kafka_tp(tp)]
-            rows.append(
-                GroupOffsetRow(
-                    tp.topic,
-                    tp.partition,
-                    current,
-                    end,
-                    None if current is None else end - current,
-                    owners.get(tp),
-                )
-            )
+            rows.append(GroupOffsetRow.at(tp.topic, tp.partition, current, end, owners.get(tp)))
         if state == "Unknown":
             state = "Stable" if owners else "Empty"
         return GroupDescription(group_id, state, tuple(rows))

@@ -57,6 +57,14 @@ class GroupOffsetRow:
     lag: int | None
     consumer_id: str | None  # None: no member holds it now
 
+    @classmethod
+    def at(
+        cls, topic: str, partition: int, current: int | None, log_end: int, consumer_id: str | None
+    ) -> GroupOffsetRow:
+        """A row whose lag is the log end minus the committed offset (none before a commit)."""
+        lag = None if current is None else log_end - current
+        return cls(topic, partition, current, log_end, lag, consumer_id)
+
 
 @dataclass(frozen=True)
 class GroupDescription:

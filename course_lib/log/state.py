@@ -272,16 +272,7 @@ class ClusterState:
                 continue
             end = self.partition(tp.topic, tp.partition).log_end_offset
             current = group.committed.get(tp)
-            rows.append(
-                GroupOffsetRow(
-                    tp.topic,
-                    tp.partition,
-                    current,
-                    end,
-                    None if current is None else end - current,
-                    owners.get(tp),
-                )
-            )
+            rows.append(GroupOffsetRow.at(tp.topic, tp.partition, current, end, owners.get(tp)))
         return GroupDescription(group_id, group.state, tuple(rows))
 
     def reset_offsets(
