@@ -30,8 +30,9 @@ from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate as EsAggregate  # noqa: E402
 from eventsourcing.domain import event  # noqa: E402
 
-from course_lib.aggregate import InventoryItem, Order  # noqa: E402
-from course_lib.eventstore import EverySnapshot, Repository, SQLiteEventStore  # noqa: E402
+from course_lib.aggregate import EverySnapshot, Repository  # noqa: E402
+from course_lib.eventstore import SQLiteEventStore  # noqa: E402
+from course_lib.order import InventoryItem, Order  # noqa: E402
 
 
 class EsOrder(EsAggregate):

@@ -39,16 +39,10 @@ from typing import Any
 
 import redis
 
+from course_lib.aggregate import Aggregate, Repository
 from course_lib.backends import redis_client
 from course_lib.events import uuid_ids
-from course_lib.eventstore import (
-    Aggregate,
-    AppendResult,
-    ConcurrencyError,
-    EventStore,
-    Repository,
-    StoredEvent,
-)
+from course_lib.eventstore import AppendResult, ConcurrencyError, EventStore, StoredEvent
 
 __all__ = [
     "Command",

@@ -24,11 +24,11 @@ from course_lib.events import (
     new_event,
     parse_timestamp,
     system_clock,
-    trace,
     utc_millis,
     uuid_ids,
     validate,
 )
+from course_lib.tracing import trace
 
 # The example event exactly as the course's source text gives it.
 SOURCE_EXAMPLE = """{

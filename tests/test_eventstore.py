@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib.aggregate import InventoryItem, Order, OrderError, cents, money, order_upcaster
+from course_lib.aggregate import AggregateNotFound, EverySnapshot, Repository
 from course_lib.events import (MAX_EVENT_BYTES, EventValidationError, ManualClock, SequentialIds,
                                new_event)
-from course_lib.eventstore import (ANY, NO_STREAM, AggregateNotFound, ConcurrencyError,
-                                   DuplicateEventError, EventStore, EventTooLargeError, EverySnapshot,
-                                   InMemoryEventStore, Repository, Snapshot, SQLiteEventStore, Upcaster)
+from course_lib.eventstore import (ANY, NO_STREAM, ConcurrencyError, DuplicateEventError, EventStore,
+                                   EventTooLargeError, InMemoryEventStore, Snapshot, SQLiteEventStore,
+                                   Upcaster)
+from course_lib.order import InventoryItem, Order, OrderError, cents, money, order_upcaster
 
 T0 = datetime(2026, 5, 15, 14, 0, tzinfo=timezone.utc)
 
