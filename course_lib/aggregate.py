@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from course_lib.events import Event, format_timestamp, new_event
 from course_lib.eventstore import NO_STREAM, AppendResult, EventStore, Snapshot
@@ -136,18 +136,24 @@ class LoadInfo:
     stale_snapshot_ignored: bool = False  # the newest snapshot had another state schema
 
 
+A = TypeVar("A", bound=Aggregate)  # the aggregate class a repository holds, e.g. Order
+
+
 @dataclass
-class Repository:
-    """Loads aggregates from a store and saves their new events with optimistic concurrency."""
+class Repository(Generic[A]):
+    """Loads aggregates from a store and saves their new events with optimistic concurrency.
+
+    ``Repository(store, Order)`` is a ``Repository[Order]``: what it loads is an Order.
+    """
 
     store: EventStore
-    aggregate_class: type[Aggregate]
+    aggregate_class: type[A]
     snapshots: EverySnapshot | None = None
     ids: Callable[[], str] | None = None
     clock: Callable[[], datetime] | None = None
     last_load: LoadInfo = field(default_factory=LoadInfo)
 
-    def create(self, aggregate_id: str) -> Aggregate:
+    def create(self, aggregate_id: str) -> A:
         """A new, empty aggregate (nothing is stored until it records events and is saved)."""
         return self.aggregate_class(aggregate_id, ids=self.ids, clock=self.clock)
 
@@ -158,7 +164,7 @@ class Repository:
         at_version: int | None = None,
         as_of: datetime | None = None,
         use_snapshots: bool = True,
-    ) -> Aggregate:
+    ) -> A:
         """The aggregate now, as of stream version ``at_version``, or as of time ``as_of``."""
         if at_version is not None and as_of is not None:
             raise ValueError("give at_version or as_of, not both")
@@ -193,7 +199,7 @@ class Repository:
             raise AggregateNotFound(f"no events stored for {aggregate_id!r}")
         return aggregate
 
-    def save(self, aggregate: Aggregate) -> AppendResult:
+    def save(self, aggregate: A) -> AppendResult:
         """Append the aggregate's pending events, expecting the version it was loaded at."""
         pending = aggregate.pending
         loaded_at = aggregate.version - len(pending)

@@ -41,7 +41,6 @@ from course_lib.events import (
     MAX_EVENT_BYTES,
     Event,
     EventValidationError,
-    Metadata,
     format_timestamp,
 )
 
@@ -186,18 +185,21 @@ class Upcaster:
 
 
 def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
-    """Validate (dicts become Events) and encode; refuse anything over MAX_EVENT_BYTES."""
+    """Validate (dicts become Events) and encode; refuse anything over MAX_EVENT_BYTES.
+
+    An Event was validated when it was built, and it kept the JSON text that
+    validation produced: the store writes exactly that text, so what is stored is
+    exactly what was checked, and nothing is validated or encoded twice.
+    """
     if isinstance(event, dict):
         event = Event.from_dict(event)  # an oversized dict fails here, with the size in the message
     if not isinstance(event, Event):
         raise TypeError(
             f"an event store stores Event objects (or their wire dicts), not {type(event).__name__}"
         )
-    # The wire text the Event computed when it was validated: what we store is exactly
-    # what was checked, even if someone mutated event.payload afterwards.
     text = event.to_json()
     size = len(text.encode("utf-8"))
-    if size > MAX_EVENT_BYTES:  # an Event cannot be built this big; kept as the store's own guard
+    if size > MAX_EVENT_BYTES:  # a validated Event cannot be this big; kept as the store's own guard
         raise EventTooLargeError(
             [
                 (
@@ -210,42 +212,6 @@ def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
             ]
         )
     return event, text
-
-
-_JSON = json.JSONDecoder()
-
-
-def _decode(text: str) -> Event:
-    """Rebuild a stored event. It was validated when written, so this is the fast, trusting path.
-
-    Full validation costs more than the JSON parsing itself; a store reading its
-    own writes does not need it (an upcast event is validated again by replace()).
-    """
-    d = _JSON.raw_decode(text)[0]  # json.loads without its two whitespace scans: our text has none
-    m = d["metadata"]
-    metadata = object.__new__(Metadata)
-    # A frozen dataclass refuses attribute assignment; filling the instance dict is the
-    # same end state its __init__ reaches through object.__setattr__, minus the validation.
-    metadata.__dict__.update(
-        correlation_id=m["correlationId"],
-        causation_id=m["causationId"],
-        user_id=m["userId"],
-        source=m["source"],
-    )
-    event = object.__new__(Event)
-    event.__dict__.update(
-        event_id=d["eventId"],
-        event_type=d["eventType"],
-        aggregate_id=d["aggregateId"],
-        aggregate_type=d["aggregateType"],
-        # fromisoformat reads our own '...T14:30:00.000Z' far faster than the checked parser
-        timestamp=datetime.fromisoformat(d["timestamp"][:-1] + "+00:00"),
-        version=d["version"],
-        metadata=metadata,
-        payload=d["payload"],
-        _text=text,
-    )
-    return event
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, actual: int) -> None:
@@ -280,6 +246,8 @@ class EventStore:
     Subclasses implement the storage methods (``append``, ``_read``, ``_read_all``,
     ``current_version``, ``last_position`` and the two snapshot methods); reading,
     upcasting, temporal queries and subscriptions are shared, so both stores behave alike.
+    Both keep each event as the JSON text it was validated as, and every read builds
+    fresh Event objects from it: no reader can change what another one reads.
     """
 
     upcaster: Upcaster | None = None
@@ -290,12 +258,12 @@ class EventStore:
         """Append ``events`` to the stream as one atomic batch, if it is at ``expected_version``."""
         raise NotImplementedError
 
-    def _read(
-        self, stream_id: str, from_version: int, to_version: int | None
-    ) -> list[tuple[int, int, str | Event]]:
+    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, str]]:
+        """(version, position, stored text) of the stream's events in the range, in order."""
         raise NotImplementedError
 
-    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str | Event]]:
+    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str]]:
+        """(stream id, version, position, stored text) after ``after_position``, in commit order."""
         raise NotImplementedError
 
     def current_version(self, stream_id: str) -> int:
@@ -318,8 +286,9 @@ class EventStore:
 
     # -- shared behaviour on top of the storage methods --
 
-    def _event(self, raw: str | Event) -> Event:
-        event = _decode(raw) if isinstance(raw, str) else raw
+    def _event(self, text: str) -> Event:
+        # Stored text was validated before it was written: rebuild it without checking again.
+        event = Event.from_stored_json(text)
         if self.upcaster:
             event = self.upcaster.upcast(event)
         return event
@@ -327,15 +296,15 @@ class EventStore:
     def read(self, stream_id: str, from_version: int = 1, to_version: int | None = None) -> list[StoredEvent]:
         """The stream's events with ``from_version <= version <= to_version``, in order."""
         return [
-            StoredEvent(stream_id, version, position, self._event(raw))
-            for version, position, raw in self._read(stream_id, from_version, to_version)
+            StoredEvent(stream_id, version, position, self._event(text))
+            for version, position, text in self._read(stream_id, from_version, to_version)
         ]
 
     def read_all(self, after_position: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Every stream's events after ``after_position``, in commit order: what projections follow."""
         return [
-            StoredEvent(stream_id, version, position, self._event(raw))
-            for stream_id, version, position, raw in self._read_all(after_position, limit)
+            StoredEvent(stream_id, version, position, self._event(text))
+            for stream_id, version, position, text in self._read_all(after_position, limit)
         ]
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
@@ -394,12 +363,12 @@ class CatchUpSubscription:
 
 
 class InMemoryEventStore(EventStore):
-    """The store as plain lists, behind one lock so threads append atomically."""
+    """The store as plain lists of JSON texts, behind one lock so threads append atomically."""
 
     def __init__(self, upcaster: Upcaster | None = None) -> None:
         self.upcaster = upcaster
         self._lock = threading.RLock()
-        self._log: list[tuple[str, int, Event]] = []  # (stream_id, version, event); position = index + 1
+        self._log: list[tuple[str, int, str]] = []  # (stream_id, version, text); position = index + 1
         self._streams: dict[str, list[int]] = {}  # stream_id -> positions
         self._by_id: dict[str, int] = {}  # event_id -> position
         self._snapshots: dict[str, list[Snapshot]] = {}
@@ -418,9 +387,9 @@ class InMemoryEventStore(EventStore):
             positions = self._streams.get(stream_id, [])
             _check_expected(stream_id, expected_version, len(positions))
             versions, new_positions = [], []
-            for event, _ in batch:
+            for event, text in batch:
                 version = len(positions) + 1
-                self._log.append((stream_id, version, event))
+                self._log.append((stream_id, version, text))
                 position = len(self._log)
                 positions.append(position)
                 self._by_id[event.event_id] = position
@@ -430,9 +399,7 @@ class InMemoryEventStore(EventStore):
                 self._streams[stream_id] = positions
             return AppendResult(stream_id, versions, new_positions)
 
-    def _read(
-        self, stream_id: str, from_version: int, to_version: int | None
-    ) -> list[tuple[int, int, Event]]:
+    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, str]]:
         with self._lock:
             positions = self._streams.get(stream_id, [])
             last = len(positions) if to_version is None else min(to_version, len(positions))
@@ -441,11 +408,11 @@ class InMemoryEventStore(EventStore):
                 for v in range(max(from_version, 1), last + 1)
             ]
 
-    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, Event]]:
+    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str]]:
         with self._lock:
             end = len(self._log) if limit is None else min(len(self._log), after_position + limit)
             return [
-                (s, v, p + 1, e) for p, (s, v, e) in enumerate(self._log[after_position:end], after_position)
+                (s, v, p + 1, t) for p, (s, v, t) in enumerate(self._log[after_position:end], after_position)
             ]
 
     def current_version(self, stream_id: str) -> int:
@@ -504,8 +471,7 @@ CREATE TABLE IF NOT EXISTS events (
     stream_id  TEXT    NOT NULL,
     version    INTEGER NOT NULL,                   -- place in the stream, from 1
     event_id   TEXT    NOT NULL UNIQUE,            -- makes a retried append detectable
-    timestamp  TEXT    NOT NULL,                   -- ISO text sorts in time order
-    data       TEXT    NOT NULL,                   -- Event.to_json()
+    data       TEXT    NOT NULL,                   -- Event.to_json(): the whole event
     UNIQUE (stream_id, version)                    -- the index every read of a stream uses
 );
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -526,6 +492,13 @@ class SQLiteEventStore(EventStore):
     a second writer waits (up to ``timeout`` seconds) and then sees the new
     version. ``UNIQUE (stream_id, version)`` backs that up inside the database.
     WAL lets readers (projections, other processes) read while one writer writes.
+
+    A row holds the event's JSON text as it was validated, plus only the columns
+    SQLite must index: position, stream and version, event id. Each index costs
+    every append a little (three b-trees take each new event), so there is no
+    other; a query on anything else reads it out of the JSON (see read_as_of).
+    Event ids made by :func:`~course_lib.events.uuid_ids` are time-ordered, so a
+    batch's new ids sit together at the end of the event-id index.
 
     ``synchronous`` is SQLite's durability knob: ``FULL`` (the default) survives a
     power cut; ``NORMAL`` in WAL mode survives a crash of the process (SIGKILL)
@@ -580,20 +553,24 @@ class SQLiteEventStore(EventStore):
             return AppendResult(stream_id, [], [])
         try:
             with self._transaction() as db:
-                actual = db.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-                ).fetchone()[0]
+                # One query for both numbers this append needs: the stream's version (the
+                # concurrency check) and the store's last position (where this batch goes).
+                actual, last = db.execute(
+                    "SELECT (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?), "
+                    "(SELECT COALESCE(MAX(position), 0) FROM events)",
+                    (stream_id,),
+                ).fetchone()
                 _check_expected(stream_id, expected_version, actual)
+                # We hold the write lock, so positions last+1, last+2, ... are ours to take.
                 rows = [
-                    (stream_id, actual + i, event.event_id, format_timestamp(event.timestamp), text)
+                    (last + i, stream_id, actual + i, event.event_id, text)
                     for i, (event, text) in enumerate(batch, start=1)
                 ]
                 db.executemany(
-                    "INSERT INTO events (stream_id, version, event_id, timestamp, data) "
+                    "INSERT INTO events (position, stream_id, version, event_id, data) "
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-                last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         except (ConcurrencyError, sqlite3.IntegrityError):
             # The transaction has rolled back. Rare paths pay for one more query: was this a
             # retry of a batch that is already stored (UNIQUE event_id refused it)?
@@ -601,9 +578,7 @@ class SQLiteEventStore(EventStore):
             if result is None:
                 raise
             return result
-        # One writer at a time, rowids counting up: the batch got consecutive positions.
-        first = last - len(batch) + 1
-        return AppendResult(stream_id, [row[1] for row in rows], list(range(first, last + 1)))
+        return AppendResult(stream_id, [row[2] for row in rows], [row[0] for row in rows])
 
     def _already_stored(self, stream_id: str, batch: list[tuple[Event, str]]) -> AppendResult | None:
         """Where a retried batch already is; None if none of it is stored; refuse a mix."""
@@ -639,22 +614,26 @@ class SQLiteEventStore(EventStore):
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
         # The same rule as the base class, in SQL: stop before the first event recorded later.
+        # The wire timestamps ('2026-05-15T14:30:00.000Z') sort as text in time order.
         with self._lock:
             later = self._db.execute(
-                "SELECT MIN(version) FROM events WHERE stream_id = ? AND timestamp > ?",
+                "SELECT MIN(version) FROM events "
+                "WHERE stream_id = ? AND json_extract(data, '$.timestamp') > ?",
                 (stream_id, format_timestamp(as_of)),
             ).fetchone()[0]
         return self.read(stream_id, 1, None if later is None else later - 1)
 
     def current_version(self, stream_id: str) -> int:
         with self._lock:
-            return self._db.execute(
+            (version,) = self._db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()[0]
+            ).fetchone()
+        return int(version)
 
     def last_position(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+            (position,) = self._db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+        return int(position)
 
     def streams(self) -> list[str]:
         with self._lock:

@@ -63,7 +63,8 @@ class Order(Aggregate):
 
     @property
     def total_cents(self) -> int:
-        return sum(line["quantity"] * line["unitPriceCents"] for line in self.lines) - self.discount_cents
+        subtotal: int = sum(line["quantity"] * line["unitPriceCents"] for line in self.lines)
+        return subtotal - self.discount_cents
 
     @property
     def item_count(self) -> int:
