@@ -682,7 +682,7 @@ class Event:
         """Compact JSON for the wire (the text validation produced), or indented for people."""
         if indent is None:
             return self._json
-        return json.dumps(self._wire(), ensure_ascii=False, indent=indent, allow_nan=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:

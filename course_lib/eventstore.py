@@ -24,6 +24,9 @@ or :data:`ANY` (no check). A mismatch raises :class:`ConcurrencyError`: someone
 else wrote first, so reload, decide again, retry. Re-sending a batch whose event
 ids are already stored (a retry after a lost acknowledgement) writes nothing and
 returns the original versions and positions, so a retry is safe.
+
+Aggregates and the repository that loads and saves them live in
+:mod:`course_lib.aggregate`; this module knows events and streams only.
 """
 
 from __future__ import annotations
