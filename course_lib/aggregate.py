@@ -1,231 +1,217 @@
-"""The course text's Order, as an event-sourced aggregate.
+"""Aggregates and the repository: the domain side of event sourcing.
 
-OrderCreated $0.00, ItemAdded +$29.99, ItemAdded +$19.99, DiscountApplied -$5.00,
-OrderConfirmed: replaying those five events gives an order that is Confirmed,
-holds 2 items and totals $44.98. Money is integer cents everywhere (a float
-cannot hold 29.99 exactly); :func:`money` formats it for people.
+An :class:`Aggregate` is a consistency boundary (an order, a stock item) whose
+state is never stored, only derived: it is whatever replaying its own events
+gives. Its commands check the rules and *record* new events; :meth:`Aggregate.apply`
+is the one place state changes. A :class:`Repository` is the bridge to an
+:class:`~course_lib.eventstore.EventStore`: it loads an aggregate by replaying its
+stream (from a snapshot, when one is due and fits) and saves the recorded events
+with the version it was loaded at, so two concurrent commands cannot both win.
 
-The base classes live in :mod:`course_lib.eventstore`; this module is an example
-of using them, and the aggregate the notebooks, labs and benchmarks share.
+The store (:mod:`course_lib.eventstore`) knows nothing about aggregates; the
+course text's example aggregates live in :mod:`course_lib.order`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from course_lib.events import Event
-from course_lib.eventstore import Aggregate, Upcaster
+from course_lib.events import Event, format_timestamp, new_event
+from course_lib.eventstore import NO_STREAM, AppendResult, EventStore, Snapshot
 
-__all__ = ["Order", "InventoryItem", "OrderError", "money", "cents", "order_upcaster", "item_added_v1_to_v2"]
-
-
-class OrderError(ValueError):
-    """A command broke a business rule; nothing was recorded."""
-
-
-def money(amount_cents: int) -> str:
-    """Integer cents as dollars for people: 4498 -> '$44.98', -500 -> '-$5.00'."""
-    sign = "-" if amount_cents < 0 else ""
-    whole, part = divmod(abs(amount_cents), 100)
-    return f"{sign}${whole:,}.{part:02d}"
+__all__ = [
+    "Aggregate",
+    "Repository",
+    "SnapshotStrategy",
+    "EverySnapshot",
+    "AggregateNotFound",
+    "LoadInfo",
+]
 
 
-def cents(dollars: str) -> int:
-    """'29.99' -> 2999, exactly (through Decimal, never float); refuses fractions of a cent."""
-    value = Decimal(dollars) * 100
-    if value != value.to_integral_value():
-        raise ValueError(f"{dollars!r} has fractions of a cent")
-    return int(value)
+class AggregateNotFound(KeyError):
+    """No events exist for this aggregate id (or none as early as the time asked for)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
-class Order(Aggregate):
-    """An order: Draft -> Confirmed -> Shipped, or Cancelled before shipping.
+class Aggregate:
+    """A consistency boundary whose state is derived from its own events.
 
-    ``ItemAdded`` is at schema version 2 (``unitPriceCents``); version 1 stored the
-    price as a dollar string and is upcast on read by :func:`order_upcaster`.
+    A subclass writes two kinds of methods:
+
+    * **commands** (``add_item``) check the rules against the current state and
+      call :meth:`record` with the resulting event -- they never set state;
+    * :meth:`apply` changes state from one event, and never refuses: the event
+      already happened. Replaying is calling ``apply`` for every stored event.
+
+    ``version`` is the number of events applied, i.e. the stream version.
     """
 
-    aggregate_type = "Order"
-    state_schema_version = 1
-    source = "order-service"
+    aggregate_type = "Aggregate"
+    state_schema_version = 1  # bump when snapshot_state()'s shape changes
+    source = "course"
 
-    def __init__(self, aggregate_id: str, **kwargs: Any) -> None:
-        super().__init__(aggregate_id, **kwargs)
-        self.status = "New"
-        self.customer_id: str | None = None
-        self.lines: list[dict[str, Any]] = []  # {productId, name, quantity, unitPriceCents}
-        self.discount_cents = 0
-
-    # -- derived values --
-
-    @property
-    def total_cents(self) -> int:
-        return sum(line["quantity"] * line["unitPriceCents"] for line in self.lines) - self.discount_cents
-
-    @property
-    def item_count(self) -> int:
-        return sum(line["quantity"] for line in self.lines)
-
-    @property
-    def total(self) -> str:
-        return money(self.total_cents)
-
-    def summary(self) -> str:
-        return (
-            f"Order {self.id}: {self.status}, {self.item_count} items, total {self.total} (v{self.version})"
-        )
-
-    # -- commands: check the rules, then record a fact --
-
-    def create(self, customer_id: str) -> Event:
-        if self.status != "New":
-            raise OrderError(f"order {self.id} already exists")
-        return self.record("OrderCreated", {"orderId": self.id, "customerId": customer_id})
-
-    def add_item(self, product_id: str, name: str, unit_price_cents: int, quantity: int = 1) -> Event:
-        self._require("Draft", "add items to")
-        if (
-            not isinstance(unit_price_cents, int)
-            or isinstance(unit_price_cents, bool)
-            or unit_price_cents < 0
-        ):
-            raise OrderError(
-                f"unit_price_cents must be whole cents >= 0, not {unit_price_cents!r} "
-                "(use cents('29.99') to convert dollars)"
-            )
-        if quantity < 1:
-            raise OrderError(f"quantity must be at least 1, not {quantity}")
-        return self.record(
-            "ItemAdded",
-            {"productId": product_id, "name": name, "quantity": quantity, "unitPriceCents": unit_price_cents},
-            version=2,
-        )
-
-    def apply_discount(self, amount_cents: int, code: str) -> Event:
-        self._require("Draft", "discount")
-        if amount_cents <= 0 or amount_cents > self.total_cents:
-            raise OrderError(
-                f"a discount must be between 1 cent and the total {self.total}, not {money(amount_cents)}"
-            )
-        return self.record("DiscountApplied", {"amountCents": amount_cents, "code": code})
-
-    def confirm(self) -> Event:
-        self._require("Draft", "confirm")
-        if not self.lines:
-            raise OrderError(f"order {self.id} has no items to confirm")
-        return self.record("OrderConfirmed", {"totalCents": self.total_cents})
-
-    def ship(self, carrier: str = "ups") -> Event:
-        self._require("Confirmed", "ship")
-        return self.record("OrderShipped", {"carrier": carrier})
-
-    def cancel(self, reason: str) -> Event:
-        if self.status not in ("Draft", "Confirmed"):
-            raise OrderError(
-                f"order {self.id} is {self.status}: only a Draft or Confirmed order can be cancelled"
-            )
-        return self.record("OrderCancelled", {"reason": reason})
-
-    def _require(self, status: str, action: str) -> None:
-        if self.status != status:
-            raise OrderError(f"cannot {action} order {self.id}: it is {self.status}, not {status}")
-
-    # -- state changes: one per event type, never refusing --
+    def __init__(
+        self,
+        aggregate_id: str,
+        *,
+        ids: Callable[[], str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.id = aggregate_id
+        self.version = 0
+        self.pending: list[Event] = []  # recorded but not yet saved
+        self._ids, self._clock = ids, clock
+        # Set by a command handler: (correlation id, causation id) for the events it records.
+        self.cause: tuple[str, str] | None = None
 
     def apply(self, event: Event) -> None:
-        p = event.payload
-        match event.event_type:
-            case "OrderCreated":
-                self.status, self.customer_id = "Draft", p["customerId"]
-            case "ItemAdded":
-                self.lines.append(
-                    {
-                        "productId": p["productId"],
-                        "name": p["name"],
-                        "quantity": p["quantity"],
-                        "unitPriceCents": p["unitPriceCents"],
-                    }
+        """Change the state from one event. Subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__}.apply must handle {event.event_type}")
+
+    def record(
+        self, event_type: str, payload: dict[str, Any], *, version: int = 1, user_id: str | None = None
+    ) -> Event:
+        """Create the event, apply it, and keep it for the next save."""
+        correlation_id, causation_id = self.cause or (None, None)
+        event = new_event(
+            event_type,
+            self.id,
+            self.aggregate_type,
+            payload,
+            version=version,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            user_id=user_id,
+            source=self.source,
+            ids=self._ids,
+            clock=self._clock,
+        )
+        self.replay(event)
+        self.pending.append(event)
+        return event
+
+    def replay(self, event: Event) -> None:
+        """Apply one stored event and count it."""
+        self.apply(event)
+        self.version += 1
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The state as JSON-ready data, for snapshots. Subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no snapshot_state()")
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """The inverse of :meth:`snapshot_state`."""
+        raise NotImplementedError(f"{type(self).__name__} has no restore_state()")
+
+
+@dataclass(frozen=True)
+class EverySnapshot:
+    """The usual snapshot strategy: a snapshot whenever the version crosses a multiple of ``n``."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"snapshot every n events needs n >= 1, not {self.n}")
+
+    def due(self, before: int, after: int) -> bool:
+        return after // self.n > before // self.n
+
+
+SnapshotStrategy = EverySnapshot  # the one strategy so far; anything with due(before, after) -> bool works
+
+
+@dataclass
+class LoadInfo:
+    """How the last load went: the cost snapshots exist to cut."""
+
+    snapshot_version: int | None = None  # the snapshot used, if any
+    events_replayed: int = 0
+    stale_snapshot_ignored: bool = False  # the newest snapshot had another state schema
+
+
+A = TypeVar("A", bound=Aggregate)  # the aggregate class a repository holds, e.g. Order
+
+
+@dataclass
+class Repository(Generic[A]):
+    """Loads aggregates from a store and saves their new events with optimistic concurrency.
+
+    ``Repository(store, Order)`` is a ``Repository[Order]``: what it loads is an Order.
+    """
+
+    store: EventStore
+    aggregate_class: type[A]
+    snapshots: EverySnapshot | None = None
+    ids: Callable[[], str] | None = None
+    clock: Callable[[], datetime] | None = None
+    last_load: LoadInfo = field(default_factory=LoadInfo)
+
+    def create(self, aggregate_id: str) -> A:
+        """A new, empty aggregate (nothing is stored until it records events and is saved)."""
+        return self.aggregate_class(aggregate_id, ids=self.ids, clock=self.clock)
+
+    def load(
+        self,
+        aggregate_id: str,
+        *,
+        at_version: int | None = None,
+        as_of: datetime | None = None,
+        use_snapshots: bool = True,
+    ) -> A:
+        """The aggregate now, as of stream version ``at_version``, or as of time ``as_of``."""
+        if at_version is not None and as_of is not None:
+            raise ValueError("give at_version or as_of, not both")
+        if as_of is not None:
+            history = self.store.read_as_of(aggregate_id, as_of)
+            if not history:
+                raise AggregateNotFound(
+                    f"{aggregate_id!r} had no events at or before {format_timestamp(as_of)}"
                 )
-            case "DiscountApplied":
-                self.discount_cents += p["amountCents"]
-            case "OrderConfirmed":
-                self.status = "Confirmed"
-            case "OrderShipped":
-                self.status = "Shipped"
-            case "OrderCancelled":
-                self.status = "Cancelled"
-            case _:
-                raise ValueError(f"Order cannot apply {event.event_type} (event {event.event_id})")
-
-    def snapshot_state(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "customerId": self.customer_id,
-            "lines": [dict(line) for line in self.lines],
-            "discountCents": self.discount_cents,
-        }
-
-    def restore_state(self, state: dict[str, Any]) -> None:
-        self.status, self.customer_id = state["status"], state["customerId"]
-        self.lines = [dict(line) for line in state["lines"]]
-        self.discount_cents = state["discountCents"]
-
-
-def item_added_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    """v1 stored {'price': '29.99'} (dollars as text); v2 stores {'unitPriceCents': 2999}."""
-    new = {key: value for key, value in payload.items() if key != "price"}
-    new["unitPriceCents"] = cents(payload["price"])
-    new.setdefault("quantity", 1)
-    return new
-
-
-def order_upcaster() -> Upcaster:
-    """The Order's upcasters: ItemAdded v1 -> v2."""
-    upcaster = Upcaster()
-    upcaster.register("ItemAdded", 1, item_added_v1_to_v2)
-    return upcaster
-
-
-class InventoryItem(Aggregate):
-    """A product's stock: a long stream (every receipt and reservation) over a tiny state.
-
-    Long streams with small state are where snapshots pay off most: the benchmark
-    and notebook 10.2 load one with 100,000 events.
-    """
-
-    aggregate_type = "InventoryItem"
-    state_schema_version = 1
-    source = "inventory-service"
-
-    def __init__(self, aggregate_id: str, **kwargs: Any) -> None:
-        super().__init__(aggregate_id, **kwargs)
-        self.on_hand = 0
-        self.reserved = 0
-
-    def receive(self, quantity: int) -> Event:
-        if quantity < 1:
-            raise OrderError(f"receive at least 1 unit, not {quantity}")
-        return self.record("StockReceived", {"quantity": quantity})
-
-    def reserve(self, quantity: int, order_id: str) -> Event:
-        if quantity > self.on_hand - self.reserved:
-            raise OrderError(
-                f"only {self.on_hand - self.reserved} units of {self.id} are free, cannot reserve {quantity}"
+            at_version = history[-1].version
+        aggregate = self.create(aggregate_id)
+        info = LoadInfo()
+        start = 1
+        snapshot = self.store.latest_snapshot(aggregate_id, at_version) if use_snapshots else None
+        if snapshot is not None and snapshot.schema_version != aggregate.state_schema_version:
+            # Written by a class with another state shape: misreading it would be worse than
+            # replaying. Use the newest snapshot of the current shape, if there is one.
+            info.stale_snapshot_ignored = True
+            snapshot = self.store.latest_snapshot(
+                aggregate_id, at_version, schema_version=aggregate.state_schema_version
             )
-        return self.record("StockReserved", {"quantity": quantity, "orderId": order_id})
+        if snapshot is not None:
+            aggregate.restore_state(snapshot.state)
+            aggregate.version = snapshot.version
+            info.snapshot_version = snapshot.version
+            start = snapshot.version + 1
+        for stored in self.store.read(aggregate_id, start, at_version):
+            aggregate.replay(stored.event)
+            info.events_replayed += 1
+        self.last_load = info
+        if aggregate.version == 0:
+            raise AggregateNotFound(f"no events stored for {aggregate_id!r}")
+        return aggregate
 
-    def apply(self, event: Event) -> None:
-        match event.event_type:
-            case "StockReceived":
-                self.on_hand += event.payload["quantity"]
-            case "StockReserved":
-                self.reserved += event.payload["quantity"]
-            case _:
-                raise ValueError(f"InventoryItem cannot apply {event.event_type} (event {event.event_id})")
-
-    def snapshot_state(self) -> dict[str, Any]:
-        return {"onHand": self.on_hand, "reserved": self.reserved}
-
-    def restore_state(self, state: dict[str, Any]) -> None:
-        self.on_hand, self.reserved = state["onHand"], state["reserved"]
+    def save(self, aggregate: A) -> AppendResult:
+        """Append the aggregate's pending events, expecting the version it was loaded at."""
+        pending = aggregate.pending
+        loaded_at = aggregate.version - len(pending)
+        result = self.store.append(aggregate.id, pending, expected_version=loaded_at or NO_STREAM)
+        aggregate.pending = []
+        if self.snapshots is not None and self.snapshots.due(loaded_at, aggregate.version):
+            self.store.save_snapshot(
+                Snapshot(
+                    aggregate.id,
+                    aggregate.version,
+                    aggregate.state_schema_version,
+                    aggregate.snapshot_state(),
+                )
+            )
+        return result

@@ -35,20 +35,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import redis
 
+from course_lib.aggregate import Aggregate, Repository
 from course_lib.backends import redis_client
 from course_lib.events import uuid_ids
-from course_lib.eventstore import (
-    Aggregate,
-    AppendResult,
-    ConcurrencyError,
-    EventStore,
-    Repository,
-    StoredEvent,
-)
+from course_lib.eventstore import AppendResult, ConcurrencyError, EventStore, StoredEvent
 
 __all__ = [
     "Command",
@@ -84,10 +78,11 @@ class UnknownCommand(LookupError):
     """No handler is registered for this command type."""
 
 
-Handler = Callable[[Aggregate, Command], None]
+A = TypeVar("A", bound=Aggregate)  # the aggregate class the bus's repository holds
+Handler = Callable[[A, Command], None]
 
 
-class CommandBus:
+class CommandBus(Generic[A]):
     """Routes each command to its handler: load the aggregate, decide, save its new events.
 
     A handler calls the aggregate's command methods, which check the rules and
@@ -97,12 +92,12 @@ class CommandBus:
     must be made on the newest state, never forced through.
     """
 
-    def __init__(self, repository: Repository, retries: int = 3) -> None:
+    def __init__(self, repository: Repository[A], retries: int = 3) -> None:
         self.repository = repository
         self.retries = retries
-        self._handlers: dict[str, tuple[Handler, bool]] = {}
+        self._handlers: dict[str, tuple[Handler[A], bool]] = {}
 
-    def register(self, command_type: str, handler: Handler, *, creates: bool = False) -> None:
+    def register(self, command_type: str, handler: Handler[A], *, creates: bool = False) -> None:
         """``creates=True``: the command starts a new aggregate instead of loading one."""
         self._handlers[command_type] = (handler, creates)
 
@@ -331,7 +326,7 @@ class SqlListView(Projection):
         keys = ("order_id", "customer_id", "status", "item_count", "total_cents")
         return [dict(zip(keys, row, strict=False)) for row in rows]
 
-    def explain(self, query: str, args: tuple = ()) -> list[str]:
+    def explain(self, query: str, args: tuple[Any, ...] = ()) -> list[str]:
         """How SQLite would run ``query`` (EXPLAIN QUERY PLAN): does it use an index?"""
         with self._lock:
             return [row[-1] for row in self._db.execute(f"EXPLAIN QUERY PLAN {query}", args)]
@@ -471,7 +466,10 @@ class RedisDashboard(Projection):
         while True:
             with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(self.key("checkpoint"), self.key("order_status"), self.key("order_revenue"))
+                    # redis-py 8 ships Pipeline.watch without annotations
+                    pipe.watch(  # type: ignore[no-untyped-call]
+                        self.key("checkpoint"), self.key("order_status"), self.key("order_revenue")
+                    )
                     done = int(pipe.get(self.key("checkpoint")) or 0)
                     fresh = [e for e in events if e.position > done]
                     if not fresh:

@@ -24,6 +24,9 @@ or :data:`ANY` (no check). A mismatch raises :class:`ConcurrencyError`: someone
 else wrote first, so reload, decide again, retry. Re-sending a batch whose event
 ids are already stored (a retry after a lost acknowledgement) writes nothing and
 returns the original versions and positions, so a retry is safe.
+
+Aggregates and the repository that loads and saves them live in
+:mod:`course_lib.aggregate`; this module knows events and streams only.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +44,7 @@ from course_lib.events import (
     MAX_EVENT_BYTES,
     Event,
     EventValidationError,
-    Metadata,
     format_timestamp,
-    new_event,
 )
 
 __all__ = [
@@ -59,14 +60,8 @@ __all__ = [
     "EventStore",
     "InMemoryEventStore",
     "SQLiteEventStore",
-    "Subscription",
+    "CatchUpSubscription",
     "Upcaster",
-    "Aggregate",
-    "Repository",
-    "SnapshotStrategy",
-    "EverySnapshot",
-    "AggregateNotFound",
-    "LoadInfo",
 ]
 
 ANY = "any"
@@ -193,18 +188,21 @@ class Upcaster:
 
 
 def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
-    """Validate (dicts become Events) and encode; refuse anything over MAX_EVENT_BYTES."""
+    """Validate (dicts become Events) and encode; refuse anything over MAX_EVENT_BYTES.
+
+    An Event was validated when it was built, and it kept the JSON text that
+    validation produced: the store writes exactly that text, so what is stored is
+    exactly what was checked, and nothing is validated or encoded twice.
+    """
     if isinstance(event, dict):
         event = Event.from_dict(event)  # an oversized dict fails here, with the size in the message
     if not isinstance(event, Event):
         raise TypeError(
             f"an event store stores Event objects (or their wire dicts), not {type(event).__name__}"
         )
-    # The wire text the Event computed when it was validated: what we store is exactly
-    # what was checked, even if someone mutated event.payload afterwards.
     text = event.to_json()
     size = len(text.encode("utf-8"))
-    if size > MAX_EVENT_BYTES:  # an Event cannot be built this big; kept as the store's own guard
+    if size > MAX_EVENT_BYTES:  # a validated Event cannot be this big; kept as the store's own guard
         raise EventTooLargeError(
             [
                 (
@@ -217,42 +215,6 @@ def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
             ]
         )
     return event, text
-
-
-_JSON = json.JSONDecoder()
-
-
-def _decode(text: str) -> Event:
-    """Rebuild a stored event. It was validated when written, so this is the fast, trusting path.
-
-    Full validation costs more than the JSON parsing itself; a store reading its
-    own writes does not need it (an upcast event is validated again by replace()).
-    """
-    d = _JSON.raw_decode(text)[0]  # json.loads without its two whitespace scans: our text has none
-    m = d["metadata"]
-    metadata = object.__new__(Metadata)
-    # A frozen dataclass refuses attribute assignment; filling the instance dict is the
-    # same end state its __init__ reaches through object.__setattr__, minus the validation.
-    metadata.__dict__.update(
-        correlation_id=m["correlationId"],
-        causation_id=m["causationId"],
-        user_id=m["userId"],
-        source=m["source"],
-    )
-    event = object.__new__(Event)
-    event.__dict__.update(
-        event_id=d["eventId"],
-        event_type=d["eventType"],
-        aggregate_id=d["aggregateId"],
-        aggregate_type=d["aggregateType"],
-        # fromisoformat reads our own '...T14:30:00.000Z' far faster than the checked parser
-        timestamp=datetime.fromisoformat(d["timestamp"][:-1] + "+00:00"),
-        version=d["version"],
-        metadata=metadata,
-        payload=d["payload"],
-        _text=text,
-    )
-    return event
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, actual: int) -> None:
@@ -287,6 +249,8 @@ class EventStore:
     Subclasses implement the storage methods (``append``, ``_read``, ``_read_all``,
     ``current_version``, ``last_position`` and the two snapshot methods); reading,
     upcasting, temporal queries and subscriptions are shared, so both stores behave alike.
+    Both keep each event as the JSON text it was validated as, and every read builds
+    fresh Event objects from it: no reader can change what another one reads.
     """
 
     upcaster: Upcaster | None = None
@@ -297,12 +261,12 @@ class EventStore:
         """Append ``events`` to the stream as one atomic batch, if it is at ``expected_version``."""
         raise NotImplementedError
 
-    def _read(
-        self, stream_id: str, from_version: int, to_version: int | None
-    ) -> list[tuple[int, int, str | Event]]:
+    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, str]]:
+        """(version, position, stored text) of the stream's events in the range, in order."""
         raise NotImplementedError
 
-    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str | Event]]:
+    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str]]:
+        """(stream id, version, position, stored text) after ``after_position``, in commit order."""
         raise NotImplementedError
 
     def current_version(self, stream_id: str) -> int:
@@ -325,8 +289,9 @@ class EventStore:
 
     # -- shared behaviour on top of the storage methods --
 
-    def _event(self, raw: str | Event) -> Event:
-        event = _decode(raw) if isinstance(raw, str) else raw
+    def _event(self, text: str) -> Event:
+        # Stored text was validated before it was written: rebuild it without checking again.
+        event = Event.from_stored_json(text)
         if self.upcaster:
             event = self.upcaster.upcast(event)
         return event
@@ -334,15 +299,15 @@ class EventStore:
     def read(self, stream_id: str, from_version: int = 1, to_version: int | None = None) -> list[StoredEvent]:
         """The stream's events with ``from_version <= version <= to_version``, in order."""
         return [
-            StoredEvent(stream_id, version, position, self._event(raw))
-            for version, position, raw in self._read(stream_id, from_version, to_version)
+            StoredEvent(stream_id, version, position, self._event(text))
+            for version, position, text in self._read(stream_id, from_version, to_version)
         ]
 
     def read_all(self, after_position: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Every stream's events after ``after_position``, in commit order: what projections follow."""
         return [
-            StoredEvent(stream_id, version, position, self._event(raw))
-            for stream_id, version, position, raw in self._read_all(after_position, limit)
+            StoredEvent(stream_id, version, position, self._event(text))
+            for stream_id, version, position, text in self._read_all(after_position, limit)
         ]
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
@@ -359,9 +324,9 @@ class EventStore:
             events.append(stored)
         return events
 
-    def subscribe(self, after_position: int = 0) -> Subscription:
+    def subscribe(self, after_position: int = 0) -> CatchUpSubscription:
         """A catch-up subscription: first the history after ``after_position``, then new events."""
-        return Subscription(self, after_position)
+        return CatchUpSubscription(self, after_position)
 
     def streams(self) -> list[str]:
         """Every stream id, sorted."""
@@ -369,7 +334,7 @@ class EventStore:
 
 
 @dataclass
-class Subscription:
+class CatchUpSubscription:
     """Follows the store from a position: each :meth:`poll` returns what was committed since.
 
     The subscriber owns its position; to survive restarts it stores the position
@@ -401,12 +366,12 @@ class Subscription:
 
 
 class InMemoryEventStore(EventStore):
-    """The store as plain lists, behind one lock so threads append atomically."""
+    """The store as plain lists of JSON texts, behind one lock so threads append atomically."""
 
     def __init__(self, upcaster: Upcaster | None = None) -> None:
         self.upcaster = upcaster
         self._lock = threading.RLock()
-        self._log: list[tuple[str, int, Event]] = []  # (stream_id, version, event); position = index + 1
+        self._log: list[tuple[str, int, str]] = []  # (stream_id, version, text); position = index + 1
         self._streams: dict[str, list[int]] = {}  # stream_id -> positions
         self._by_id: dict[str, int] = {}  # event_id -> position
         self._snapshots: dict[str, list[Snapshot]] = {}
@@ -425,9 +390,9 @@ class InMemoryEventStore(EventStore):
             positions = self._streams.get(stream_id, [])
             _check_expected(stream_id, expected_version, len(positions))
             versions, new_positions = [], []
-            for event, _ in batch:
+            for event, text in batch:
                 version = len(positions) + 1
-                self._log.append((stream_id, version, event))
+                self._log.append((stream_id, version, text))
                 position = len(self._log)
                 positions.append(position)
                 self._by_id[event.event_id] = position
@@ -437,9 +402,7 @@ class InMemoryEventStore(EventStore):
                 self._streams[stream_id] = positions
             return AppendResult(stream_id, versions, new_positions)
 
-    def _read(
-        self, stream_id: str, from_version: int, to_version: int | None
-    ) -> list[tuple[int, int, Event]]:
+    def _read(self, stream_id: str, from_version: int, to_version: int | None) -> list[tuple[int, int, str]]:
         with self._lock:
             positions = self._streams.get(stream_id, [])
             last = len(positions) if to_version is None else min(to_version, len(positions))
@@ -448,11 +411,11 @@ class InMemoryEventStore(EventStore):
                 for v in range(max(from_version, 1), last + 1)
             ]
 
-    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, Event]]:
+    def _read_all(self, after_position: int, limit: int | None) -> list[tuple[str, int, int, str]]:
         with self._lock:
             end = len(self._log) if limit is None else min(len(self._log), after_position + limit)
             return [
-                (s, v, p + 1, e) for p, (s, v, e) in enumerate(self._log[after_position:end], after_position)
+                (s, v, p + 1, t) for p, (s, v, t) in enumerate(self._log[after_position:end], after_position)
             ]
 
     def current_version(self, stream_id: str) -> int:
@@ -511,8 +474,7 @@ CREATE TABLE IF NOT EXISTS events (
     stream_id  TEXT    NOT NULL,
     version    INTEGER NOT NULL,                   -- place in the stream, from 1
     event_id   TEXT    NOT NULL UNIQUE,            -- makes a retried append detectable
-    timestamp  TEXT    NOT NULL,                   -- ISO text sorts in time order
-    data       TEXT    NOT NULL,                   -- Event.to_json()
+    data       TEXT    NOT NULL,                   -- Event.to_json(): the whole event
     UNIQUE (stream_id, version)                    -- the index every read of a stream uses
 );
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -533,6 +495,16 @@ class SQLiteEventStore(EventStore):
     a second writer waits (up to ``timeout`` seconds) and then sees the new
     version. ``UNIQUE (stream_id, version)`` backs that up inside the database.
     WAL lets readers (projections, other processes) read while one writer writes.
+
+    A row holds the event's JSON text as it was validated, plus only the columns
+    SQLite must index: position, stream and version, event id. Each index costs
+    every append a little (three b-trees take each new event), so there is no
+    other; a query on anything else reads it out of the JSON (see read_as_of).
+    Event ids made by :func:`~course_lib.events.uuid_ids` are time-ordered, so a
+    batch's new ids sit together at the end of the event-id index. An append runs
+    four statements (BEGIN, one SELECT, one INSERT for the whole batch, COMMIT);
+    Python's sqlite3 keeps each one prepared, keyed by its SQL text, so none is
+    parsed twice.
 
     ``synchronous`` is SQLite's durability knob: ``FULL`` (the default) survives a
     power cut; ``NORMAL`` in WAL mode survives a crash of the process (SIGKILL)
@@ -587,20 +559,24 @@ class SQLiteEventStore(EventStore):
             return AppendResult(stream_id, [], [])
         try:
             with self._transaction() as db:
-                actual = db.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-                ).fetchone()[0]
+                # One query for both numbers this append needs: the stream's version (the
+                # concurrency check) and the store's last position (where this batch goes).
+                actual, last = db.execute(
+                    "SELECT (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?), "
+                    "(SELECT COALESCE(MAX(position), 0) FROM events)",
+                    (stream_id,),
+                ).fetchone()
                 _check_expected(stream_id, expected_version, actual)
+                # We hold the write lock, so positions last+1, last+2, ... are ours to take.
                 rows = [
-                    (stream_id, actual + i, event.event_id, format_timestamp(event.timestamp), text)
+                    (last + i, stream_id, actual + i, event.event_id, text)
                     for i, (event, text) in enumerate(batch, start=1)
                 ]
                 db.executemany(
-                    "INSERT INTO events (stream_id, version, event_id, timestamp, data) "
+                    "INSERT INTO events (position, stream_id, version, event_id, data) "
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-                last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         except (ConcurrencyError, sqlite3.IntegrityError):
             # The transaction has rolled back. Rare paths pay for one more query: was this a
             # retry of a batch that is already stored (UNIQUE event_id refused it)?
@@ -608,9 +584,7 @@ class SQLiteEventStore(EventStore):
             if result is None:
                 raise
             return result
-        # One writer at a time, rowids counting up: the batch got consecutive positions.
-        first = last - len(batch) + 1
-        return AppendResult(stream_id, [row[1] for row in rows], list(range(first, last + 1)))
+        return AppendResult(stream_id, [row[2] for row in rows], [row[0] for row in rows])
 
     def _already_stored(self, stream_id: str, batch: list[tuple[Event, str]]) -> AppendResult | None:
         """Where a retried batch already is; None if none of it is stored; refuse a mix."""
@@ -646,22 +620,26 @@ class SQLiteEventStore(EventStore):
 
     def read_as_of(self, stream_id: str, as_of: datetime) -> list[StoredEvent]:
         # The same rule as the base class, in SQL: stop before the first event recorded later.
+        # The wire timestamps ('2026-05-15T14:30:00.000Z') sort as text in time order.
         with self._lock:
             later = self._db.execute(
-                "SELECT MIN(version) FROM events WHERE stream_id = ? AND timestamp > ?",
+                "SELECT MIN(version) FROM events "
+                "WHERE stream_id = ? AND json_extract(data, '$.timestamp') > ?",
                 (stream_id, format_timestamp(as_of)),
             ).fetchone()[0]
         return self.read(stream_id, 1, None if later is None else later - 1)
 
     def current_version(self, stream_id: str) -> int:
         with self._lock:
-            return self._db.execute(
+            (version,) = self._db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()[0]
+            ).fetchone()
+        return int(version)
 
     def last_position(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+            (position,) = self._db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+        return int(position)
 
     def streams(self) -> list[str]:
         with self._lock:
@@ -714,185 +692,3 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()
-
-
-# --- Aggregates and the repository -------------------------------------------------------------
-
-
-class AggregateNotFound(KeyError):
-    """No events exist for this aggregate id (or none as early as the time asked for)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class Aggregate:
-    """A consistency boundary whose state is derived from its own events.
-
-    A subclass writes two kinds of methods:
-
-    * **commands** (``add_item``) check the rules against the current state and
-      call :meth:`record` with the resulting event -- they never set state;
-    * :meth:`apply` changes state from one event, and never refuses: the event
-      already happened. Replaying is calling ``apply`` for every stored event.
-
-    ``version`` is the number of events applied, i.e. the stream version.
-    """
-
-    aggregate_type = "Aggregate"
-    state_schema_version = 1  # bump when snapshot_state()'s shape changes
-    source = "course"
-
-    def __init__(
-        self,
-        aggregate_id: str,
-        *,
-        ids: Callable[[], str] | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.id = aggregate_id
-        self.version = 0
-        self.pending: list[Event] = []  # recorded but not yet saved
-        self._ids, self._clock = ids, clock
-        # Set by a command handler: (correlation id, causation id) for the events it records.
-        self.cause: tuple[str, str] | None = None
-
-    def apply(self, event: Event) -> None:
-        """Change the state from one event. Subclasses implement it."""
-        raise NotImplementedError(f"{type(self).__name__}.apply must handle {event.event_type}")
-
-    def record(
-        self, event_type: str, payload: dict[str, Any], *, version: int = 1, user_id: str | None = None
-    ) -> Event:
-        """Create the event, apply it, and keep it for the next save."""
-        correlation_id, causation_id = self.cause or (None, None)
-        event = new_event(
-            event_type,
-            self.id,
-            self.aggregate_type,
-            payload,
-            version=version,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            user_id=user_id,
-            source=self.source,
-            ids=self._ids,
-            clock=self._clock,
-        )
-        self.replay(event)
-        self.pending.append(event)
-        return event
-
-    def replay(self, event: Event) -> None:
-        """Apply one stored event and count it."""
-        self.apply(event)
-        self.version += 1
-
-    def snapshot_state(self) -> dict[str, Any]:
-        """The state as JSON-ready data, for snapshots. Subclasses implement it."""
-        raise NotImplementedError(f"{type(self).__name__} has no snapshot_state()")
-
-    def restore_state(self, state: dict[str, Any]) -> None:
-        """The inverse of :meth:`snapshot_state`."""
-        raise NotImplementedError(f"{type(self).__name__} has no restore_state()")
-
-
-@dataclass(frozen=True)
-class EverySnapshot:
-    """The usual snapshot strategy: a snapshot whenever the version crosses a multiple of ``n``."""
-
-    n: int
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ValueError(f"snapshot every n events needs n >= 1, not {self.n}")
-
-    def due(self, before: int, after: int) -> bool:
-        return after // self.n > before // self.n
-
-
-SnapshotStrategy = EverySnapshot  # the one strategy so far; anything with due(before, after) -> bool works
-
-
-@dataclass
-class LoadInfo:
-    """How the last load went: the cost snapshots exist to cut."""
-
-    snapshot_version: int | None = None  # the snapshot used, if any
-    events_replayed: int = 0
-    stale_snapshot_ignored: bool = False  # the newest snapshot had another state schema
-
-
-@dataclass
-class Repository:
-    """Loads aggregates from a store and saves their new events with optimistic concurrency."""
-
-    store: EventStore
-    aggregate_class: type[Aggregate]
-    snapshots: EverySnapshot | None = None
-    ids: Callable[[], str] | None = None
-    clock: Callable[[], datetime] | None = None
-    last_load: LoadInfo = field(default_factory=LoadInfo)
-
-    def create(self, aggregate_id: str) -> Aggregate:
-        """A new, empty aggregate (nothing is stored until it records events and is saved)."""
-        return self.aggregate_class(aggregate_id, ids=self.ids, clock=self.clock)
-
-    def load(
-        self,
-        aggregate_id: str,
-        *,
-        at_version: int | None = None,
-        as_of: datetime | None = None,
-        use_snapshots: bool = True,
-    ) -> Aggregate:
-        """The aggregate now, as of stream version ``at_version``, or as of time ``as_of``."""
-        if at_version is not None and as_of is not None:
-            raise ValueError("give at_version or as_of, not both")
-        if as_of is not None:
-            history = self.store.read_as_of(aggregate_id, as_of)
-            if not history:
-                raise AggregateNotFound(
-                    f"{aggregate_id!r} had no events at or before {format_timestamp(as_of)}"
-                )
-            at_version = history[-1].version
-        aggregate = self.create(aggregate_id)
-        info = LoadInfo()
-        start = 1
-        snapshot = self.store.latest_snapshot(aggregate_id, at_version) if use_snapshots else None
-        if snapshot is not None and snapshot.schema_version != aggregate.state_schema_version:
-            # Written by a class with another state shape: misreading it would be worse than
-            # replaying. Use the newest snapshot of the current shape, if there is one.
-            info.stale_snapshot_ignored = True
-            snapshot = self.store.latest_snapshot(
-                aggregate_id, at_version, schema_version=aggregate.state_schema_version
-            )
-        if snapshot is not None:
-            aggregate.restore_state(snapshot.state)
-            aggregate.version = snapshot.version
-            info.snapshot_version = snapshot.version
-            start = snapshot.version + 1
-        for stored in self.store.read(aggregate_id, start, at_version):
-            aggregate.replay(stored.event)
-            info.events_replayed += 1
-        self.last_load = info
-        if aggregate.version == 0:
-            raise AggregateNotFound(f"no events stored for {aggregate_id!r}")
-        return aggregate
-
-    def save(self, aggregate: Aggregate) -> AppendResult:
-        """Append the aggregate's pending events, expecting the version it was loaded at."""
-        pending = aggregate.pending
-        loaded_at = aggregate.version - len(pending)
-        result = self.store.append(aggregate.id, pending, expected_version=loaded_at or NO_STREAM)
-        aggregate.pending = []
-        if self.snapshots is not None and self.snapshots.due(loaded_at, aggregate.version):
-            self.store.save_snapshot(
-                Snapshot(
-                    aggregate.id,
-                    aggregate.version,
-                    aggregate.state_schema_version,
-                    aggregate.snapshot_state(),
-                )
-            )
-        return result

@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib.aggregate import Order, OrderError
+from course_lib.aggregate import Repository
 from course_lib.backends import redis_client
 from course_lib.cqrs import (Command, CommandBus, ProjectionEngine, RedisDashboard, SearchIndex, SqlListView,
                              UnknownCommand, tokens)
 from course_lib.events import ManualClock, SequentialIds, new_event, uuid_ids
-from course_lib.eventstore import ConcurrencyError, InMemoryEventStore, Repository, SQLiteEventStore
+from course_lib.eventstore import ConcurrencyError, InMemoryEventStore, SQLiteEventStore
+from course_lib.order import Order, OrderError
 
 T0 = datetime(2026, 5, 15, 14, 0, tzinfo=timezone.utc)
 PRODUCTS = [("prod_001", "Blue Mug", 2999), ("prod_002", "Green Tea", 1999), ("prod_003", "Blue Teapot", 4550),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import pickle
 import random
+import time
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from course_lib.events import (
     MAX_EVENT_BYTES,
+    MAX_PAYLOAD_DEPTH,
     Event,
     EventValidationError,
     ManualClock,
@@ -24,11 +28,11 @@ from course_lib.events import (
     new_event,
     parse_timestamp,
     system_clock,
-    trace,
     utc_millis,
     uuid_ids,
     validate,
 )
+from course_lib.tracing import trace
 
 # The example event exactly as the course's source text gives it.
 SOURCE_EXAMPLE = """{
@@ -283,6 +287,61 @@ def test_non_json_value_in_payload_is_a_wrong_type():
     assert rejected("payload", {1: "one"}).rule == "wrong type"
 
 
+def test_a_payload_nested_deeper_than_the_limit_is_a_clear_problem_not_a_recursion_error():
+    ok = {}
+    for _ in range(MAX_PAYLOAD_DEPTH - 1):  # the payload object itself is level 1
+        ok = {"a": ok}
+    assert Event(**good_fields(payload=ok)).payload == ok
+    for deep in ({"a": ok}, {"a": [ok]}):
+        error = rejected("payload", deep)
+        assert error.rule == "too deep" and f"{MAX_PAYLOAD_DEPTH} levels" in str(error)
+        assert error.field.startswith("payload.a") and error.field.endswith(".a.a")  # down to the level too many
+        with pytest.raises(EventValidationError, match="too deep"):
+            Event(**good_fields(payload=deep))
+    very_deep = [1]
+    for _ in range(100_000):  # far past Python's recursion limit
+        very_deep = [very_deep]
+    assert rejected("payload", {"a": very_deep}).rule == "too deep"
+    with pytest.raises(EventValidationError, match="too deep"):
+        Event.from_json(SOURCE_EXAMPLE.replace('"currency": "USD"', '"x": ' + "[" * 100_000 + "]" * 100_000))
+
+
+def test_a_payload_that_contains_itself_is_too_deep():
+    loop: dict = {}
+    loop["again"] = loop
+    assert rejected("payload", loop).rule == "too deep"
+
+
+def test_duplicate_keys_in_json_text_are_refused():
+    twice = SOURCE_EXAMPLE.replace('"version": 1,', '"version": 1, "version": 2,')
+    with pytest.raises(EventValidationError) as info:
+        Event.from_json(twice)
+    assert (info.value.field, info.value.rule) == ("(event)", "duplicate key")
+    assert "'version' appears twice" in str(info.value)
+    nested = SOURCE_EXAMPLE.replace('"quantity": 2,', '"quantity": 2, "quantity": 3,')
+    with pytest.raises(EventValidationError, match="'quantity' appears twice"):
+        Event.from_json(nested)
+
+
+def test_payload_values_json_would_change_are_normalised_like_a_round_trip():
+    class Kind(str, enum.Enum):
+        BOOK = "book"
+
+    event = Event(**good_fields(payload={"kind": Kind.BOOK, "n": enum.IntEnum("N", "ONE").ONE}))
+    assert event.payload == {"kind": "book", "n": 1}
+    assert type(event.payload["kind"]) is str and type(event.payload["n"]) is int
+    assert Event.from_json(event.to_json()) == event
+
+
+def test_to_json_is_the_text_validation_produced_and_from_stored_json_gives_the_event_back():
+    event = Event.from_json(SOURCE_EXAMPLE)
+    text = event.to_json()
+    assert text == json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    assert Event.from_stored_json(text) == event
+    assert Event.from_stored_json(text).to_json() == text
+    assert Event.from_stored_json(text).timestamp.tzinfo is timezone.utc
+
+
 def test_lone_surrogate_text_is_refused():
     error = rejected("payload", {"name": "\ud800"})
     assert (error.field, error.rule) == ("(event)", "bad value")
@@ -442,6 +501,18 @@ def test_uuid_ids_are_valid_event_ids():
     first, second = uuid_ids(), uuid_ids()
     assert first != second
     assert Event(**good_fields(event_id=first)).event_id == first
+
+
+def test_uuid_ids_are_version_7_uuids_that_sort_by_time():
+    before = time.time_ns() // 1_000_000
+    ids = [uuid_ids("cmd") for _ in range(200)]
+    after = time.time_ns() // 1_000_000
+    parsed = [uuid.UUID(i.removeprefix("cmd_")) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert all(str(u) == i.removeprefix("cmd_") for u, i in zip(parsed, ids))
+    millis = [u.int >> 80 for u in parsed]  # the first 48 bits: Unix time in milliseconds
+    assert before <= millis[0] and millis == sorted(millis) and millis[-1] <= after
+    assert len(set(ids)) == len(ids)
 
 
 def test_manual_clock_returns_now_then_steps():

@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib.aggregate import InventoryItem, Order, OrderError, cents, money, order_upcaster
-from course_lib.events import (MAX_EVENT_BYTES, EventValidationError, ManualClock, SequentialIds,
+from course_lib.aggregate import AggregateNotFound, EverySnapshot, Repository
+from course_lib.events import (MAX_EVENT_BYTES, Event, EventValidationError, ManualClock, SequentialIds,
                                new_event)
-from course_lib.eventstore import (ANY, NO_STREAM, AggregateNotFound, ConcurrencyError,
-                                   DuplicateEventError, EventStore, EventTooLargeError, EverySnapshot,
-                                   InMemoryEventStore, Repository, Snapshot, SQLiteEventStore, Upcaster)
+from course_lib.eventstore import (ANY, NO_STREAM, ConcurrencyError, DuplicateEventError, EventStore,
+                                   EventTooLargeError, InMemoryEventStore, Snapshot, SQLiteEventStore,
+                                   Upcaster)
+from course_lib.order import InventoryItem, Order, OrderError, cents, money, order_upcaster
 
 T0 = datetime(2026, 5, 15, 14, 0, tzinfo=timezone.utc)
 
@@ -145,11 +146,20 @@ def test_an_event_over_1_mib_is_refused_and_nothing_of_its_batch_is_written(stor
     assert store.current_version("order-1") == 1 and store.last_position() == 1
 
 
-def test_an_event_grown_past_the_limit_after_validation_is_refused_too(store):
+def test_what_is_stored_is_what_was_validated_even_if_the_payload_was_changed_later(store):
     event = item(2)
-    event.payload["note"] = "x" * MAX_EVENT_BYTES  # the docs say not to; the store checks anyway
+    event.payload["note"] = "x" * MAX_EVENT_BYTES  # the docs say not to: the change is not stored
+    store.append("order-1", [item(1), event], NO_STREAM)
+    assert "note" not in store.read("order-1")[1].event.payload
+    assert store.read("order-1")[1].event.to_json() == item(2).to_json()
+
+
+def test_the_store_refuses_an_oversized_event_even_one_that_skipped_validation(store):
+    huge = item(2).to_dict()
+    huge["payload"]["note"] = "x" * MAX_EVENT_BYTES
+    unchecked = Event.from_stored_json(json.dumps(huge, separators=(",", ":")))  # for stores only
     with pytest.raises(EventTooLargeError, match="nothing of this batch was written"):
-        store.append("order-1", [item(1), event], NO_STREAM)
+        store.append("order-1", [item(1), unchecked], NO_STREAM)
     assert store.last_position() == 0
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from course_lib.aggregate import Repository
 from course_lib.cqrs import Command, CommandBus, ProjectionEngine, SqlListView
 from course_lib.events import format_timestamp
-from course_lib.eventstore import Repository
 from course_lib.viz.explorer import Explorer
 
 
