@@ -466,10 +466,7 @@ class RedisDashboard(Projection):
         while True:
             with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    # redis-py 8 ships Pipeline.watch without annotations
-                    pipe.watch(  # type: ignore[no-untyped-call]
-                        self.key("checkpoint"), self.key("order_status"), self.key("order_revenue")
-                    )
+                    pipe.watch(self.key("checkpoint"), self.key("order_status"), self.key("order_revenue"))
                     done = int(pipe.get(self.key("checkpoint")) or 0)
                     fresh = [e for e in events if e.position > done]
                     if not fresh:

@@ -23,16 +23,6 @@ from typing import Any
 from course_lib.clock import SimClock
 from course_lib.exchanges.nats import nats_subject_matches, validate_nats_subject
 
-__all__ = [
-    "RETENTIONS",
-    "StreamMessage",
-    "Stream",
-    "JsMessage",
-    "JsConsumer",
-    "JetStream",
-    "NoStreamError",
-]
-
 
 class NoStreamError(LookupError):
     """Publishing to a subject no stream captures: JetStream answers 'no responders'."""

@@ -19,15 +19,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = [
-    "nats_tokens",
-    "nats_subject_matches",
-    "validate_nats_subject",
-    "NatsMessage",
-    "NatsSubscription",
-    "NatsBus",
-]
-
 _NATS_BAD_CHARS = re.compile(r"[\s]")
 
 

@@ -37,21 +37,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = [
-    "Message",
-    "Queue",
-    "Routed",
-    "Exchange",
-    "DirectExchange",
-    "FanoutExchange",
-    "TopicExchange",
-    "HeadersExchange",
-    "topic_words",
-    "topic_matches",
-    "headers_match",
-    "X_MATCH_MODES",
-]
-
 
 @dataclass(frozen=True)
 class Message:
