@@ -1,10 +1,11 @@
 """Tests for course_lib.grading: check, the lab generator and the notebook grader.
 
 The demo question bank lives in tests/grading_fixtures/bank_demo.py (lab
-"lab-demo"); kernels started by the grader find it through PYTHONPATH and
-COURSE_GRADING_BANKS. Notebook-executing tests share one CLI run over a
-folder of generated notebooks (module-scoped fixture), because every kernel
-start costs a second or two.
+"lab-demo"); the grader finds it through PYTHONPATH and COURSE_GRADING_BANKS,
+and binds that one file into its sandboxes. Most notebook-grading tests share
+one CLI run over a folder of generated notebooks (module-scoped fixture).
+The sandbox itself, the channel and the attacks they stop are tested in
+tests/test_grading_sandbox.py.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.grading import Case, Question, check, generate_labs, make_lab, register
 from course_lib.grading.__main__ import main as grading_main
-from course_lib.grading.feedback import HIDDEN_NOTE
+from course_lib.grading.feedback import HIDDEN_COUNT
 from course_lib.grading.grader import NO_QUESTIONS, NotebookResult, QuestionGrade, grade_notebook, grade_paths
 from course_lib.grading.gradebook import gradescope_json
 from course_lib.grading.hidden import HiddenTestsError, load_hidden
@@ -89,29 +90,30 @@ def parse_port(text):
 # --- check ---------------------------------------------------------------
 
 
-def test_check_full_marks_mentions_hidden_tests():
+def test_check_full_marks_mentions_hidden_tests_and_shows_no_points():
     report = check("demo-q1", add)
-    assert str(report) == f"demo-q1 Add two numbers: public tests: 5/5 passed (3/3 points)\n{HIDDEN_NOTE}"
+    assert str(report) == f"demo-q1 Add two numbers: public tests: 5/5 — {HIDDEN_COUNT}"
+    assert HIDDEN_COUNT == "hidden tests will also count"
     assert (report.score, report.max_score, report.passed, report.total) == (3, 3, 5, 5)
     assert "all tests passed" not in str(report).lower()
+    assert "points" not in str(report)
 
 
 def test_check_partial_credit_shows_input_expected_actual():
     text = str(check("demo-q1", add_with_ints))
-    assert text.startswith("demo-q1 Add two numbers: public tests: 3/5 passed (1.8/3 points)\n")
+    assert text.startswith(f"demo-q1 Add two numbers: public tests: 3/5 — {HIDDEN_COUNT}\n")
     assert "  ✗ test 4: input: 2.5, 0.5\n      expected: 3.0\n      actual:   2\n" in text
     assert "✗ test 5: input: 'a', 'b'" in text
     assert "actual:   raised ValueError: invalid literal for int()" in text
     assert "in add_with_ints, line" in text  # where in the learner's code
     assert "test 1" not in text  # passing tests are not listed
-    for test_code in ("Case(", "args=", "expected=", "bank_demo", "assert"):
+    for test_code in ("Case(", "args=", "expected=", "bank_demo", "assert", "points"):
         assert test_code not in text
-    assert text.endswith(HIDDEN_NOTE)
 
 
 def test_check_stub_reads_not_answered_yet():
     text = str(check("demo-q1", add_stub))
-    assert "public tests: 0/5 passed (0/3 points)" in text
+    assert f"public tests: 0/5 — {HIDDEN_COUNT}" in text
     assert "not answered yet" in text
     assert "Traceback" not in text and "NotImplementedError()` in add" in text
 
@@ -119,7 +121,7 @@ def test_check_stub_reads_not_answered_yet():
 def test_check_stops_a_looping_test_and_skips_the_rest_of_that_question():
     handler_before = signal.getsignal(signal.SIGALRM)
     report = check("demo-q2", is_even_loops_on_seven, timeout=0.5)
-    assert "public tests: 3/5 passed" in str(report)  # tests 1-3 pass, 4 loops, 5 is not run
+    assert "public tests: 3/5 —" in str(report)  # tests 1-3 pass, 4 loops, 5 is not run
     assert "✗ test 4: input: 7" in str(report)
     assert "did not finish within 0.5 s" in str(report)
     assert "✗ test 5: input: -4" in str(report)
@@ -129,13 +131,13 @@ def test_check_stops_a_looping_test_and_skips_the_rest_of_that_question():
 
 
 def test_check_expected_exceptions():
-    assert "public tests: 4/4 passed" in str(check("demo-q3", parse_port))
+    assert "public tests: 4/4 —" in str(check("demo-q3", parse_port))
 
     def never_raises(text):
         return -1
 
     text = str(check("demo-q3", never_raises))
-    assert "public tests: 0/4 passed" in text
+    assert "public tests: 0/4 —" in text
     assert "expected: raises ValueError with 'port' in its message\n      actual:   returned -1" in text
 
     def wrong_message(text):
@@ -143,7 +145,7 @@ def test_check_expected_exceptions():
             raise ValueError("nope")
         return int(text)
 
-    assert "public tests: 2/4 passed" in str(check("demo-q3", wrong_message))
+    assert "public tests: 2/4 —" in str(check("demo-q3", wrong_message))
 
     def wrong_type(text):
         if not text.isdigit():
@@ -151,7 +153,7 @@ def test_check_expected_exceptions():
         return int(text)
 
     text = str(check("demo-q3", wrong_type))
-    assert "public tests: 2/4 passed" in text
+    assert "public tests: 2/4 —" in text
     assert "actual:   raised TypeError: not a port" in text
 
 
@@ -160,7 +162,7 @@ def test_unexpected_exception_is_a_failed_test_not_a_crash():
         return a / 0
 
     text = str(check("demo-q1", divide_by_zero))
-    assert "public tests: 0/5 passed" in text
+    assert "public tests: 0/5 —" in text
     assert "raised ZeroDivisionError: division by zero (in divide_by_zero, line" in text
 
 
@@ -171,14 +173,14 @@ def test_check_output_is_deterministic():
     first, second = str(check("demo-q1", returns_object)), str(check("demo-q1", returns_object))
     assert first == second
     assert "0x" not in first
-    assert "actual:   <object object>" in first
+    assert "actual:   returned <object object>, which is not plain data" in first
 
 
 def test_check_reports_unusable_answers():
     assert "got None instead of add" in str(check("demo-q1", None))
     text = str(check("demo-q1", add(1, 2)))
     assert "got int 3 instead of add: pass add itself, without calling it" in text
-    assert "0/5 passed" in text
+    assert "0/5 —" in text
 
 
 def test_check_caps_printed_output():
@@ -203,9 +205,10 @@ def test_check_never_raises_for_broken_results():
             raise RuntimeError("no repr")
 
     text = str(check("demo-q1", lambda a, b: Weird()))
-    assert "0/5 passed" in text
-    assert "comparing it raised RuntimeError" in text
-    assert "repr() raised RuntimeError" in text
+    assert "0/5 —" in text
+    assert "repr() raised RuntimeError" in text and "which is not plain data" in text
+    explodes = Case(args=(1,), expected=1, compare=lambda actual, expected: 1 / 0)
+    assert "comparing it raised ZeroDivisionError" in run_case(lambda x: x, explodes).actual
 
     def exits(a, b):
         sys.exit(3)
@@ -221,7 +224,7 @@ def test_check_class_answer_with_custom_driver():
         def increment(self):
             self.value += 1
 
-    assert "public tests: 2/2 passed (2/2 points)" in str(check("demo-q4", Counter))
+    assert "public tests: 2/2 —" in str(check("demo-q4", Counter))
 
     class StuckCounter(Counter):
         def increment(self):
@@ -375,7 +378,7 @@ def demo_notebook(answers=None, checks=tuple(SOLUTIONS), extra=(), lab_metadata=
     answers = answers or {}
     cells = [
         new_markdown_cell("# Demo lab\nWhy is addition commutative?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
-        new_code_cell("from course_lib.grading import check\nDATA = open('data.txt').read()"),
+        new_code_cell("from course_lib.grading import check"),
         *(new_code_cell(source) for source in extra),
     ]
     for question_id, (name, source) in SOLUTIONS.items():
@@ -596,7 +599,6 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     submissions = root / "submissions"
     submissions.mkdir()
-    (submissions / "data.txt").write_text("read from the notebook's folder\n")
     notebooks = {
         "solution": demo_notebook(),
         "lab": make_lab(demo_notebook()),
@@ -646,7 +648,7 @@ def test_cli_prints_table_and_exits_zero(graded):
 def test_solution_scores_full_marks(graded):
     solution = graded["json"]["solution"]
     assert (solution["score"], solution["max_score"]) == (9, 9)
-    assert solution["output"] == "lab-demo: 9/9 points"  # no cell errors: data.txt was found
+    assert solution["output"] == "lab-demo: 9/9 points"  # no cell errors
     q1 = solution["tests"][0]
     assert q1["output"] == "demo-q1 Add two numbers: public tests: 5/5 passed, hidden tests: 1/1 passed (3/3 points)"
 

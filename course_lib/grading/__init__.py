@@ -12,9 +12,13 @@ For instructors::
 
 Modules: ``questions`` (cases, questions, the bank registry), ``runner``
 (time-limited test runs), ``feedback`` (the learner's text), ``check``,
-``hidden`` (instructor-only tests), ``grader`` and ``in_kernel``
-(executing notebooks), ``gradebook`` (table, JSON, CSV), ``labmaker`` and
-``labgen`` (labs from solutions, and its command line).
+``hidden`` (instructor-only tests), ``references`` (library parts a
+question asks for, refusing while it is graded), ``grader`` (grading
+notebooks), ``judge`` (the trusted side: tests and comparisons),
+``sandbox`` and ``sandbox_runner`` (where and how a notebook runs while
+graded), ``channel`` (plain data between the two), ``gradebook`` (table,
+JSON, CSV), ``labmaker`` and ``labgen`` (labs from solutions, and its
+command line).
 """
 
 from course_lib.grading.check import CheckReport, check

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from course_lib.grading.questions import Case, Question, register
 
 LAB = "lab-10.1-events"
 
-SOURCE_EXAMPLE = {
+SOURCE_EXAMPLE: dict[str, Any] = {
     "eventId": "evt_a1b2c3d4-e5f6-7890-abcd-ef1234567890",
     "eventType": "OrderPlaced",
     "aggregateId": "order_12345",
@@ -67,6 +68,10 @@ register(
         title="Find the problems in an envelope",
         answer_name="find_problems",
         points=4,
+        writes=(
+            "course_lib.events.validate",
+            "course_lib.events.Event.from_dict",
+        ),
         lab=LAB,
         public=[
             Case(args=(envelope(),), expected=[]),
@@ -110,7 +115,7 @@ def _expected_child(
     }
 
 
-CHILD_ARGS = dict(
+CHILD_ARGS: dict[str, Any] = dict(
     event_type="OrderConfirmed",
     payload={"orderId": "order_12345"},
     event_id="evt_0002",
@@ -146,6 +151,7 @@ register(
         title="Derive a caused-by event",
         answer_name="follow_up",
         points=3,
+        writes=("course_lib.events.caused_by",),
         lab=LAB,
         public=[
             Case(args=(PARENT,), kwargs=CHILD_ARGS, expected=_expected_child(PARENT, **CHILD_ARGS)),
@@ -215,6 +221,10 @@ register(
         title="Rebuild a causal chain",
         answer_name="causal_chain",
         points=3,
+        writes=(
+            "course_lib.events.trace",
+            "course_lib.events.CausalTree",
+        ),
         lab=LAB,
         public=[
             Case(args=(CHAIN, "evt_d"), expected=["evt_a", "evt_b", "evt_c", "evt_d"]),

@@ -34,13 +34,15 @@ def _event(event_id: str, account: str = "acc_1", amount: int = 25) -> dict:
 
 
 def _three_deliveries(process_once):
-    r, done = _redis(), []
+    r = _redis()
+    done: list[dict] = []
     results = [process_once(r, _event("evt_abc123"), done.append) for _ in range(3)]
     return results, [e["eventId"] for e in done]
 
 
 def _two_events(process_once):
-    r, done = _redis(), []
+    r = _redis()
+    done: list[dict] = []
     results = [process_once(r, _event(i), done.append) for i in ("evt_1", "evt_2", "evt_1")]
     return results, [e["eventId"] for e in done]
 
@@ -53,13 +55,15 @@ def _mark(process_once):
 
 
 def _already_marked_elsewhere(process_once):
-    r, done = _redis(), []
+    r = _redis()
+    done: list[dict] = []
     r.set("processed:evt_7", "1", ex=DAY)  # another consumer instance handled it
     return process_once(r, _event("evt_7"), done.append), len(done)
 
 
 def _after_the_mark_expired(process_once):
-    r, done = _redis(), []
+    r = _redis()
+    done: list[dict] = []
     process_once(r, _event("evt_9"), done.append)
     r.pexpire("processed:evt_9", 1)
     time.sleep(0.005)
@@ -72,6 +76,7 @@ register(
         title="An idempotent handler on Redis SET NX EX",
         answer_name="process_once",
         points=3,
+        writes=("course_lib.delivery.IdempotentConsumer",),
         lab=LAB,
         public=[
             Case(
@@ -224,6 +229,7 @@ register(
         title="Credit an account exactly once, atomically",
         answer_name="credit_once",
         points=4,
+        writes=("course_lib.delivery.AtomicIdempotentConsumer",),
         lab=LAB,
         public=[
             Case(

@@ -34,7 +34,7 @@ def _expected_linearizable(ops: list[tuple]) -> bool:
     return bool(check_linearizable(check_ops, REGISTER).ok)
 
 
-Q1_HISTORIES = [
+Q1_HISTORIES: list[list[tuple]] = [
     [("write", 1, 0, 1), ("read", 1, 2, 3)],  # sequential
     [("write", 1, 0, 1), ("write", 2, 2, 3), ("read", 1, 4, 5)],  # stale read
     [("write", 1, 0, 10), ("read", None, 1, 2), ("read", 1, 3, 4)],  # overlapping write
@@ -54,6 +54,7 @@ register(
         title="Is this history linearizable? (brute force)",
         answer_name="is_linearizable",
         points=4,
+        writes=("course_lib.consistency.checker.check_linearizable",),
         lab=LAB,
         public=[Case(args=(h,), expected=_expected_linearizable(h)) for h in Q1_HISTORIES],
     )
