@@ -298,7 +298,8 @@ class Sandbox:
             secret = secret.resolve()
             if any(secret.is_relative_to(path) for path in bound) and secret.is_dir():
                 args += ["--tmpfs", str(secret)]  # inside a bound folder: cover it
-        args += ["--setenv", "PWD", WORK_DIR]
+        # Only the work folder and /tmp stay writable.
+        args += ["--remount-ro", "/", "--setenv", "PWD", WORK_DIR]
         return [*args, "--", *runner, "--sandboxed"]
 
     def _env(self) -> dict[str, str]:
