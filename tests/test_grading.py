@@ -1186,3 +1186,10 @@ def test_grade_notebook_is_safe_from_several_threads(tmp_path):
         results = list(pool.map(lambda path: grade_notebook(path, timeout=5, test_timeout=0.5), paths))
     assert [result.score for result in results] == pytest.approx([9, 6.6, 9, 7])
     assert all(result.sandbox == "bubblewrap" for result in results)
+
+
+@needs_bwrap
+def test_a_huge_result_is_refused_not_sent(tmp_path):
+    result = grade_demo(tmp_path, {"demo-q1": "def add(a, b):\n    return 'x' * (20 * 1024**2)"})
+    assert result.grades[0].score == 0 and "bytes (the grader accepts up to" in result.grades[0].output
+    assert result.score == 6 and result.status == "ok"

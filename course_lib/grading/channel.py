@@ -94,6 +94,10 @@ class NotPlainData(ValueError):
     """A value the judge does not accept: a refused type, too deep or too large."""
 
 
+class FrameTooLarge(NotPlainData):
+    """A frame longer than ``MAX_FRAME``: the channel cannot be trusted to be in step after it."""
+
+
 class PlainUnpickler(pickle.Unpickler):
     """An unpickler that can only build ``PLAIN_TYPES`` and ``COURSE_VALUE_TYPES``."""
 
@@ -192,7 +196,7 @@ def receive_bytes(fd: int, deadline: float | None = None, limit: int = MAX_FRAME
     """Read one frame's payload; ``ChannelClosed`` at end of file, ``ChannelTimeout`` late."""
     (length,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
     if length > limit:
-        raise NotPlainData(f"a message of {length:,} bytes (the limit is {limit:,})")
+        raise FrameTooLarge(f"a message of {length:,} bytes (the limit is {limit:,})")
     return _read_exact(fd, length, deadline)
 
 
@@ -212,8 +216,9 @@ def _wait(fd: int, for_write: bool, deadline: float | None) -> None:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ChannelTimeout()
-    readable, writable, _ = select.select([] if for_write else [fd], [fd] if for_write else [], [], remaining)
-    if not readable and not writable:
+    poller = select.poll()  # not select(): it fails for descriptors above 1023
+    poller.register(fd, select.POLLOUT if for_write else select.POLLIN)
+    if not poller.poll(remaining * 1000):
         raise ChannelTimeout()
 
 

@@ -31,6 +31,7 @@ import importlib.util
 import pickle
 import re
 import sys
+import threading
 from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Any
@@ -134,7 +135,15 @@ def _check_public_driver(call: Any) -> None:
         )
 
 
+_import_lock = threading.Lock()  # grade_notebook runs in several threads; sys.modules is shared
+
+
 def _import_file(path: Path) -> ModuleType:
+    with _import_lock:
+        return _import_file_unlocked(path)
+
+
+def _import_file_unlocked(path: Path) -> ModuleType:
     # Lab ids contain dots and dashes, so the file cannot be imported by name.
     name = "_course_hidden_" + re.sub(r"\W", "_", path.stem)
     spec = importlib.util.spec_from_file_location(name, path)

@@ -390,6 +390,9 @@ class Judge:
                 raise _OutOfTime() from None
             plan.stuck = "testing this answer did not finish and could not be stopped"
             raise _Retry(plan.stuck, cell=False) from None
+        except channel.FrameTooLarge:
+            plan.stuck = "the answer sent more data than the grader accepts"
+            raise _Retry(plan.stuck, cell=False) from None
         except channel.NotPlainData as refusal:
             return Outcome("not plain", description=f"something the grader cannot accept ({refusal})")
         try:

@@ -232,7 +232,6 @@ class Sandbox:
         self._stderr: IO[bytes] | None = None
         self._to_runner = self._from_runner = -1
         self._cgroup: Path | None = None
-        self.started = time.monotonic()
 
     # -- starting ---------------------------------------------------------------------
 
@@ -318,7 +317,8 @@ class Sandbox:
             env["HOME"] = env["TMPDIR"] = str(self.work)
             env["IPYTHONDIR"] = str(self.work / ".ipython")
             env["MPLCONFIGDIR"] = str(self.work / ".matplotlib")
-        paths = [str(path.parent) for path in self.launch.extra_modules]
+        # The folder holding course_lib (inside the sandbox it holds nothing else), then the banks'.
+        paths = [str(path.parent) for path in [*course_paths(), *self.launch.extra_modules]]
         if paths:
             env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         env.update(self.launch.env)

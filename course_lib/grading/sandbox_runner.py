@@ -51,12 +51,18 @@ def _apply_limits(args: argparse.Namespace) -> None:
 
 
 def _lower(kind: int, soft: int, hard: int) -> None:
-    """Set a limit, never above what is already allowed (raising needs privileges)."""
-    current_soft, current_hard = resource.getrlimit(kind)
-    if current_hard != resource.RLIM_INFINITY:
-        hard = min(hard, current_hard)
-        soft = min(soft, hard)
-    resource.setrlimit(kind, (soft, hard))
+    """Set a limit, never above what is already allowed (raising needs privileges).
+
+    A system that does not support a limit (macOS and RLIMIT_AS) keeps running without it.
+    """
+    try:
+        current_soft, current_hard = resource.getrlimit(kind)
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(kind, (soft, hard))
+    except (ValueError, OSError):
+        pass
 
 
 class Runner:
@@ -171,9 +177,13 @@ class Runner:
         outcome = call_answer(answer, case, float(message["timeout"]), catch_all=True)
         reply = outcome.to_message()
         try:
-            channel.dumps(reply)
+            size = len(channel.dumps(reply))
         except Exception as error:  # plain data always pickles; this is a safety net
             reply.update(kind="not plain", value=None, description=f"a result that cannot be sent ({error})")
+        else:
+            if size > channel.MAX_FRAME - 4096:
+                description = f"a result of {size:,} bytes (the grader accepts up to {channel.MAX_FRAME:,})"
+                reply.update(kind="not plain", value=None, description=description)
         return {"op": "case", "outcome": reply}
 
 
