@@ -1193,3 +1193,14 @@ def test_a_huge_result_is_refused_not_sent(tmp_path):
     result = grade_demo(tmp_path, {"demo-q1": "def add(a, b):\n    return 'x' * (20 * 1024**2)"})
     assert result.grades[0].score == 0 and "bytes (the grader accepts up to" in result.grades[0].output
     assert result.score == 6 and result.status == "ok"
+
+
+@needs_bwrap
+def test_a_time_budget_bounds_the_whole_notebook(tmp_path):
+    notebook = demo_notebook(checks=(), extra=["import time\ntime.sleep(30)"])
+    nbformat.write(notebook, tmp_path / "slow.ipynb")
+    started = time.monotonic()
+    result = grade_notebook(tmp_path / "slow.ipynb", timeout=20, budget=1.5)
+    assert time.monotonic() - started < 10
+    assert result.message == "the notebook's time budget of 1.5 s ran out"
+    assert result.score == 0 and all("time budget" in grade.output for grade in result.grades)

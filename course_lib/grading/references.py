@@ -11,8 +11,9 @@ and never restores them; ``check`` installs them only while its cases run.
 
 Each stub records that it was called (``take_hits``), even when the answer
 catches the exception, so the grader knows an answer leaned on a part it was
-asked to write. Reading the library's source file and copying it is copying,
-like copying from a classmate: this cannot see it.
+asked to write. Reading the library's source file and copying it -- or
+loading it again, with ``importlib.reload`` say -- is copying, like copying
+from a classmate: this cannot see it.
 """
 
 from __future__ import annotations

@@ -177,6 +177,21 @@ def python_paths() -> list[Path]:
     return _outermost(path.resolve() for path in paths if path.exists())
 
 
+def sandbox_python() -> str:
+    """The interpreter by a path that exists inside the sandbox.
+
+    Only resolved folders are bound, so a virtual environment reached through a
+    symlink (``course/.venv -> /elsewhere/.venv``) is named by its real
+    folder; its ``bin/python`` symlink still finds that environment's
+    ``pyvenv.cfg``.
+    """
+    prefix = Path(sys.prefix)
+    executable = Path(sys.executable)
+    if executable.is_relative_to(prefix):
+        return str(prefix.resolve() / executable.relative_to(prefix))
+    return str(executable.resolve())
+
+
 def course_paths() -> list[Path]:
     """The installed ``course_lib`` package folder (not the project around it)."""
     import course_lib
@@ -285,13 +300,14 @@ class Sandbox:
         ]
         if not self.launch.sandboxed:
             return runner
+        runner[0] = sandbox_python()
         binary = shutil.which("bwrap") or "bwrap"
         args = [binary, *_namespace_args(), *_system_args()]
+        args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]  # first: a course under /tmp goes on top
         bound: list[Path] = []
         for path in _outermost([*python_paths(), *course_paths(), *self.launch.extra_modules]):
             args += ["--ro-bind", str(path), str(path)]
             bound.append(path)
-        args += ["--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.work), WORK_DIR, "--chdir", WORK_DIR]
         for secret in self.launch.hide:
             secret = secret.resolve()

@@ -111,6 +111,7 @@ class Runner:
         except Exception as error:
             return {"op": "ready", "error": f"{type(error).__name__}: {error}", "missing": []}
         installed = install(message.get("writes", []))
+        installed.originals.clear()  # never restored here: drop the only references to the real code
         self.shell = _make_shell()
         take_hits()
         return {"op": "ready", "error": None, "missing": installed.missing}
