@@ -31,6 +31,7 @@ case times out, the rest of that question's cases fail without running.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -38,10 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from course_lib.grading import channel
+import course_lib.grading.channel as channel
 from course_lib.grading.feedback import format_points, render
 from course_lib.grading.hidden import sandbox_inputs
-from course_lib.grading.questions import Case, Question, banks
+from course_lib.grading.questions import BANKS_ENV_VAR, Case, Question, banks
 from course_lib.grading.runner import (
     CaseResult,
     Outcome,
@@ -465,9 +466,5 @@ def _extra_modules(lab: str, hidden: dict[str, list[Case]]) -> list[Path]:
 
 
 def _passed_env() -> dict[str, str]:
-    import os
-
-    from course_lib.grading.questions import BANKS_ENV_VAR
-
     value = os.environ.get(BANKS_ENV_VAR)
     return {BANKS_ENV_VAR: value} if value else {}

@@ -232,7 +232,7 @@ def call_answer(
     that may run the learner's ``__repr__``. ``catch_all`` (the sandbox)
     also turns ``KeyboardInterrupt`` and the like into a raised outcome.
     """
-    printed = _LimitedText(PRINTED_CHARS)
+    printed = LimitedText(PRINTED_CHARS)
     take_hits()
     try:
         with time_limit(timeout), redirect_stdout(printed), redirect_stderr(printed):
@@ -458,7 +458,7 @@ def _fresh(value: Any) -> Any:
         return value  # not copyable (e.g. holds a lock): pass it as is
 
 
-class _LimitedText(io.TextIOBase):
+class LimitedText(io.TextIOBase):
     """A stdout replacement that keeps only the first ``limit`` characters,
     so an answer printing in an endless loop cannot fill the memory."""
 

@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from course_lib.grading import channel
+import course_lib
+import course_lib.grading.channel as channel
 
 SANDBOX_ENV_VAR = "COURSE_GRADING_SANDBOX"  # auto (default), bwrap (required), off
 BUBBLEWRAP = "bubblewrap"
@@ -194,8 +195,6 @@ def sandbox_python() -> str:
 
 def course_paths() -> list[Path]:
     """The installed ``course_lib`` package folder (not the project around it)."""
-    import course_lib
-
     return [Path(course_lib.__file__).resolve().parent]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import signal
 import sys
@@ -33,7 +34,18 @@ from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
-from course_lib.grading import channel
+import course_lib.grading.channel as channel
+from course_lib.grading.check import while_grading
+from course_lib.grading.questions import Case, get, questions_for_lab
+from course_lib.grading.references import install, take_hits
+from course_lib.grading.runner import (
+    PRINTED_CHARS,
+    LimitedText,
+    TestTimeout,
+    answer_problem,
+    call_answer,
+    time_limit,
+)
 
 
 def _apply_limits(args: argparse.Namespace) -> None:
@@ -101,10 +113,6 @@ class Runner:
     # -- the requests -----------------------------------------------------------------
 
     def start(self, message: dict[str, Any]) -> dict[str, Any]:
-        from course_lib.grading.check import while_grading
-        from course_lib.grading.questions import questions_for_lab
-        from course_lib.grading.references import install, take_hits
-
         while_grading()
         try:
             questions_for_lab(message["lab"])  # before the stubs: banks compute with the library
@@ -117,11 +125,8 @@ class Runner:
         return {"op": "ready", "error": None, "missing": installed.missing}
 
     def cell(self, message: dict[str, Any]) -> dict[str, Any]:
-        from course_lib.grading.references import take_hits
-        from course_lib.grading.runner import PRINTED_CHARS, TestTimeout, _LimitedText, time_limit
-
         take_hits()
-        printed = _LimitedText(PRINTED_CHARS)
+        printed = LimitedText(PRINTED_CHARS)
         error: BaseException | None = None
         try:
             with time_limit(float(message["timeout"])), redirect_stdout(printed), redirect_stderr(printed):
@@ -142,9 +147,6 @@ class Runner:
         }
 
     def settle(self, message: dict[str, Any]) -> dict[str, Any]:
-        from course_lib.grading.questions import get
-        from course_lib.grading.runner import TestTimeout, answer_problem, time_limit
-
         if self.sandboxed and os.getpid() == 2 and os.getppid() == 1:
             # Every other process in this PID namespace was started by the notebook.
             try:
@@ -165,9 +167,6 @@ class Runner:
         return {"op": "answers", "problems": problems}
 
     def case(self, message: dict[str, Any]) -> dict[str, Any]:
-        from course_lib.grading.questions import Case, get
-        from course_lib.grading.runner import call_answer
-
         question = get(message["question"])
         if message.get("public") is not None:
             case = question.public[message["public"]]
@@ -204,8 +203,6 @@ def _make_shell() -> Any:
 
 def _error_text(error: BaseException) -> str:
     """``ename: evalue`` as a notebook shows it, without IPython's cell file names."""
-    import re
-
     try:
         value = str(error)
     except Exception:
