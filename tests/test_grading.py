@@ -1204,3 +1204,13 @@ def test_a_time_budget_bounds_the_whole_notebook(tmp_path):
     assert time.monotonic() - started < 10
     assert result.message == "the notebook's time budget of 1.5 s ran out"
     assert result.score == 0 and all("time budget" in grade.output for grade in result.grades)
+
+
+@needs_bwrap
+def test_the_sandbox_line_says_when_processes_cannot_be_limited(monkeypatch):
+    assert sandbox_module.choose() == (True, "bubblewrap")
+    if os.geteuid() != 0:
+        pytest.skip("only root needs a pids cgroup to limit processes")
+    monkeypatch.setattr(sandbox_module, "_pids_parent", lambda: None)
+    sandboxed, line = sandbox_module.choose()
+    assert sandboxed and line == "bubblewrap (processes not limited: running as root without a writable pids cgroup)"

@@ -129,12 +129,21 @@ def bwrap_problem() -> str | None:
 
 
 def choose() -> tuple[bool, str]:
-    """(sandboxed?, the line every result carries): ``bubblewrap`` or ``not sandboxed: <why>``."""
+    """(sandboxed?, the line every result carries): ``bubblewrap`` or ``not sandboxed: <why>``.
+
+    The kernel does not apply RLIMIT_NPROC to root; as root the process limit
+    needs a pids cgroup, and without one the line says so after ``bubblewrap``.
+    """
     mode = sandbox_mode()
     if mode == "off":
         return False, f"not sandboxed: {SANDBOX_ENV_VAR}=off"
     problem = bwrap_problem()
     if problem is None:
+        if not processes_limited_here():
+            return (
+                True,
+                f"{BUBBLEWRAP} (processes not limited: running as root without a writable pids cgroup)",
+            )
         return True, BUBBLEWRAP
     if mode == "bwrap":
         raise SandboxUnavailable(f"{SANDBOX_ENV_VAR}=bwrap but {problem}")
