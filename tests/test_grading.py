@@ -1214,3 +1214,16 @@ def test_the_sandbox_line_says_when_processes_cannot_be_limited(monkeypatch):
     monkeypatch.setattr(sandbox_module, "_pids_parent", lambda: None)
     sandboxed, line = sandbox_module.choose()
     assert sandboxed and line == "bubblewrap (processes not limited: running as root without a writable pids cgroup)"
+
+
+@needs_bwrap
+def test_a_request_the_runner_cannot_serve_gets_an_error_reply_not_a_crash():
+    def ask(box):
+        deadline = time.monotonic() + 30
+        box.send({"op": "case", "question": "nope-q1", "public": 0, "hidden": None, "timeout": 1}, deadline)
+        reply = box.receive(deadline)
+        assert reply["op"] == "error" and "nope-q1" in reply["text"]
+        box.send({"op": "cell", "index": 1, "source": "x = 1", "timeout": 5}, deadline)
+        assert box.receive(deadline)["status"] == "ok"  # still serving
+
+    assert run_cells(["y = 2"], during=ask) == [("ok", "")]

@@ -44,6 +44,7 @@ from course_lib.grading.feedback import format_points, render
 from course_lib.grading.hidden import sandbox_inputs
 from course_lib.grading.questions import BANKS_ENV_VAR, Case, Question, banks
 from course_lib.grading.runner import (
+    UNRUNNABLE,
     CaseResult,
     Outcome,
     finish,
@@ -396,6 +397,9 @@ class Judge:
             raise _Retry(plan.stuck, cell=False) from None
         except channel.NotPlainData as refusal:
             return Outcome("not plain", description=f"something the grader cannot accept ({refusal})")
+        if isinstance(reply, dict) and reply.get("op") == "error":
+            text = f"the grader could not run this test ({str(reply.get('text'))[:200]})"
+            return Outcome(UNRUNNABLE, description=text)
         try:
             if not isinstance(reply, dict) or reply.get("op") != "case":
                 raise ValueError("not a case reply")

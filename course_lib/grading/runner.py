@@ -68,6 +68,7 @@ RAISED = "raised"
 NOT_ANSWERED = "not answered"
 TIMED_OUT = "timed out"
 NOT_PLAIN = "not plain"
+UNRUNNABLE = "unrunnable"  # the judge's own: the sandbox could not set the case up
 
 
 @dataclass
@@ -296,6 +297,8 @@ def judge_outcome(case: Case, outcome: Outcome, timeout: float | None) -> CaseRe
         result.actual = f"raised {outcome.description}"
     elif outcome.kind == NOT_PLAIN:
         result.actual = f"returned {outcome.description}: {NOT_PLAIN_HINT}"
+    elif outcome.kind == UNRUNNABLE:
+        result.actual = outcome.description
     elif case.raises is not None:
         result.actual = f"returned {readable(outcome.value)}"
     else:

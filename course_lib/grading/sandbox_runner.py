@@ -93,22 +93,23 @@ class Runner:
             os._exit(0)
 
     def serve(self) -> None:
+        handlers = {"start": self.start, "cell": self.cell, "settle": self.settle, "case": self.case}
         while True:
             try:
                 message = channel.receive(self.in_fd)
             except (channel.ChannelClosed, OSError):
                 return
-            op = message.get("op")
-            if op == "start":
-                self.reply(self.start(message))
-            elif op == "cell":
-                self.reply(self.cell(message))
-            elif op == "settle":
-                self.reply(self.settle(message))
-            elif op == "case":
-                self.reply(self.case(message))
-            else:  # "bye"
+            except Exception as error:  # e.g. a hidden case whose driver cannot be imported here
+                self.reply({"op": "error", "text": f"{type(error).__name__}: {error}"[:300]})
+                continue
+            handler = handlers.get(message.get("op"))
+            if handler is None:  # "bye"
                 return
+            try:
+                reply = handler(message)
+            except Exception as error:  # a bug of ours must not look like the notebook's crash
+                reply = {"op": "error", "text": f"{type(error).__name__}: {error}"[:300]}
+            self.reply(reply)
 
     # -- the requests -----------------------------------------------------------------
 
