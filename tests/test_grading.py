@@ -25,7 +25,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.grading import Case, Question, check, generate_labs, make_lab, register
+from course_lib.grading import sandbox as sandbox_module
 from course_lib.grading.__main__ import main as grading_main
+from course_lib.grading.channel import ChannelClosed
 from course_lib.grading.feedback import HIDDEN_COUNT
 from course_lib.grading.grader import NO_QUESTIONS, NotebookResult, QuestionGrade, grade_notebook, grade_paths
 from course_lib.grading.gradebook import gradescope_json
@@ -34,6 +36,7 @@ from course_lib.grading.labgen import main as labgen_main
 from course_lib.grading.labmaker import SolutionMarkerError, strip_solutions
 from course_lib.grading.questions import UnknownLab, UnknownQuestion, banks, questions_for_lab
 from course_lib.grading.runner import TestTimeout, run_case, time_limit
+from course_lib.grading.sandbox import Launch, Sandbox, SandboxPolicy
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 BANK_ENV = {
@@ -594,9 +597,9 @@ BROKEN_PARSE_PORT = "def parse_port(text):\n    return int(text))"
 CRASHING_ADD = "def add(a, b):\n    import os\n    os._exit(1)"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One CLI run over a folder of notebooks, shared by the tests below."""
+@pytest.fixture(scope="module", params=["bwrap", "off"], ids=["sandboxed", "unsandboxed"])
+def graded(tmp_path_factory, request):
+    """One CLI run over a folder of notebooks, shared by the tests below: sandboxed, and not."""
     root = tmp_path_factory.mktemp("grading")
     submissions = root / "submissions"
     submissions.mkdir()
@@ -615,7 +618,9 @@ def graded(tmp_path_factory):
         nbformat.write(notebook, submissions / f"{name}.ipynb")
     (submissions / "notes.ipynb").write_text("not a notebook")
     hidden = write_hidden(root / "hidden", HIDDEN_BODY)
-    env = {**os.environ, **BANK_ENV}
+    if request.param == "bwrap" and sandbox_module.bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unavailable: {sandbox_module.bwrap_problem()}")
+    env = {**os.environ, **BANK_ENV, "COURSE_GRADING_SANDBOX": request.param}
     command = [sys.executable, "-m", "course_lib.grading", "submissions", "--hidden", str(hidden)]
     command += ["--json", "results.json", "--csv", "grades.csv", "--timeout", "3", "--test-timeout", "0.5"]
     started = time.monotonic()
@@ -883,9 +888,6 @@ def test_hidden_drivers_must_be_public_code(tmp_path):
 
 # --- the sandbox ------------------------------------------------------------------
 
-from course_lib.grading import sandbox as sandbox_module  # noqa: E402
-from course_lib.grading.channel import ChannelClosed  # noqa: E402
-from course_lib.grading.sandbox import Launch, Sandbox, SandboxPolicy  # noqa: E402
 
 needs_bwrap = pytest.mark.skipif(
     sandbox_module.bwrap_problem() is not None, reason=f"bubblewrap unavailable: {sandbox_module.bwrap_problem()}"
