@@ -3,12 +3,15 @@
 In a lab notebook::
 
     from course_lib.grading import check
-    check("10.1-q1", validate_envelope)   # public tests, partial credit
+    check("10.1-q1", find_problems)   # public tests only: "public tests: 5/8 — hidden tests will also count"
 
 For instructors::
 
     python -m course_lib.grading submissions/ --hidden hidden/ --json results.json --csv grades.csv
     python -m course_lib.grading.labgen solutions labs [--check]
+
+Each notebook is graded in a bubblewrap sandbox (``COURSE_GRADING_SANDBOX=off``
+grades without one, ``=bwrap`` refuses to); every result says which.
 
 Modules: ``questions`` (cases, questions, the bank registry), ``runner``
 (time-limited test runs), ``feedback`` (the learner's text), ``check``,
