@@ -1,10 +1,12 @@
 """Tests for course_lib.grading: check, the lab generator and the notebook grader.
 
 The demo question bank lives in tests/grading_fixtures/bank_demo.py (lab
-"lab-demo"); kernels started by the grader find it through PYTHONPATH and
-COURSE_GRADING_BANKS. Notebook-executing tests share one CLI run over a
-folder of generated notebooks (module-scoped fixture), because every kernel
-start costs a second or two.
+"lab-demo"); the grader finds it through PYTHONPATH and COURSE_GRADING_BANKS,
+and binds that one file into its sandboxes. Most notebook-grading tests share
+one CLI run over a folder of generated notebooks (module-scoped fixture).
+The later sections test the channel, the refusing library parts, weights,
+the sandbox's properties (run as nobody, no network, read-only course,
+limits, no survivors) and the attacks on the old in-kernel grader.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.grading import Case, Question, check, generate_labs, make_lab, register
+from course_lib.grading import sandbox as sandbox_module
 from course_lib.grading.__main__ import main as grading_main
-from course_lib.grading.feedback import HIDDEN_NOTE
+from course_lib.grading.channel import ChannelClosed
+from course_lib.grading.feedback import HIDDEN_COUNT
 from course_lib.grading.grader import NO_QUESTIONS, NotebookResult, QuestionGrade, grade_notebook, grade_paths
 from course_lib.grading.gradebook import gradescope_json
 from course_lib.grading.hidden import HiddenTestsError, load_hidden
@@ -32,6 +36,7 @@ from course_lib.grading.labgen import main as labgen_main
 from course_lib.grading.labmaker import SolutionMarkerError, strip_solutions
 from course_lib.grading.questions import UnknownLab, UnknownQuestion, banks, questions_for_lab
 from course_lib.grading.runner import TestTimeout, run_case, time_limit
+from course_lib.grading.sandbox import Launch, Sandbox, SandboxPolicy
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 BANK_ENV = {
@@ -89,29 +94,30 @@ def parse_port(text):
 # --- check ---------------------------------------------------------------
 
 
-def test_check_full_marks_mentions_hidden_tests():
+def test_check_full_marks_mentions_hidden_tests_and_shows_no_points():
     report = check("demo-q1", add)
-    assert str(report) == f"demo-q1 Add two numbers: public tests: 5/5 passed (3/3 points)\n{HIDDEN_NOTE}"
+    assert str(report) == f"demo-q1 Add two numbers: public tests: 5/5 — {HIDDEN_COUNT}"
+    assert HIDDEN_COUNT == "hidden tests will also count"
     assert (report.score, report.max_score, report.passed, report.total) == (3, 3, 5, 5)
     assert "all tests passed" not in str(report).lower()
+    assert "points" not in str(report)
 
 
 def test_check_partial_credit_shows_input_expected_actual():
     text = str(check("demo-q1", add_with_ints))
-    assert text.startswith("demo-q1 Add two numbers: public tests: 3/5 passed (1.8/3 points)\n")
+    assert text.startswith(f"demo-q1 Add two numbers: public tests: 3/5 — {HIDDEN_COUNT}\n")
     assert "  ✗ test 4: input: 2.5, 0.5\n      expected: 3.0\n      actual:   2\n" in text
     assert "✗ test 5: input: 'a', 'b'" in text
     assert "actual:   raised ValueError: invalid literal for int()" in text
     assert "in add_with_ints, line" in text  # where in the learner's code
     assert "test 1" not in text  # passing tests are not listed
-    for test_code in ("Case(", "args=", "expected=", "bank_demo", "assert"):
+    for test_code in ("Case(", "args=", "expected=", "bank_demo", "assert", "points"):
         assert test_code not in text
-    assert text.endswith(HIDDEN_NOTE)
 
 
 def test_check_stub_reads_not_answered_yet():
     text = str(check("demo-q1", add_stub))
-    assert "public tests: 0/5 passed (0/3 points)" in text
+    assert f"public tests: 0/5 — {HIDDEN_COUNT}" in text
     assert "not answered yet" in text
     assert "Traceback" not in text and "NotImplementedError()` in add" in text
 
@@ -119,7 +125,7 @@ def test_check_stub_reads_not_answered_yet():
 def test_check_stops_a_looping_test_and_skips_the_rest_of_that_question():
     handler_before = signal.getsignal(signal.SIGALRM)
     report = check("demo-q2", is_even_loops_on_seven, timeout=0.5)
-    assert "public tests: 3/5 passed" in str(report)  # tests 1-3 pass, 4 loops, 5 is not run
+    assert "public tests: 3/5 —" in str(report)  # tests 1-3 pass, 4 loops, 5 is not run
     assert "✗ test 4: input: 7" in str(report)
     assert "did not finish within 0.5 s" in str(report)
     assert "✗ test 5: input: -4" in str(report)
@@ -129,13 +135,13 @@ def test_check_stops_a_looping_test_and_skips_the_rest_of_that_question():
 
 
 def test_check_expected_exceptions():
-    assert "public tests: 4/4 passed" in str(check("demo-q3", parse_port))
+    assert "public tests: 4/4 —" in str(check("demo-q3", parse_port))
 
     def never_raises(text):
         return -1
 
     text = str(check("demo-q3", never_raises))
-    assert "public tests: 0/4 passed" in text
+    assert "public tests: 0/4 —" in text
     assert "expected: raises ValueError with 'port' in its message\n      actual:   returned -1" in text
 
     def wrong_message(text):
@@ -143,7 +149,7 @@ def test_check_expected_exceptions():
             raise ValueError("nope")
         return int(text)
 
-    assert "public tests: 2/4 passed" in str(check("demo-q3", wrong_message))
+    assert "public tests: 2/4 —" in str(check("demo-q3", wrong_message))
 
     def wrong_type(text):
         if not text.isdigit():
@@ -151,7 +157,7 @@ def test_check_expected_exceptions():
         return int(text)
 
     text = str(check("demo-q3", wrong_type))
-    assert "public tests: 2/4 passed" in text
+    assert "public tests: 2/4 —" in text
     assert "actual:   raised TypeError: not a port" in text
 
 
@@ -160,7 +166,7 @@ def test_unexpected_exception_is_a_failed_test_not_a_crash():
         return a / 0
 
     text = str(check("demo-q1", divide_by_zero))
-    assert "public tests: 0/5 passed" in text
+    assert "public tests: 0/5 —" in text
     assert "raised ZeroDivisionError: division by zero (in divide_by_zero, line" in text
 
 
@@ -171,14 +177,14 @@ def test_check_output_is_deterministic():
     first, second = str(check("demo-q1", returns_object)), str(check("demo-q1", returns_object))
     assert first == second
     assert "0x" not in first
-    assert "actual:   <object object>" in first
+    assert "actual:   returned <object object>, which is not plain data" in first
 
 
 def test_check_reports_unusable_answers():
     assert "got None instead of add" in str(check("demo-q1", None))
     text = str(check("demo-q1", add(1, 2)))
     assert "got int 3 instead of add: pass add itself, without calling it" in text
-    assert "0/5 passed" in text
+    assert "0/5 —" in text
 
 
 def test_check_caps_printed_output():
@@ -203,9 +209,10 @@ def test_check_never_raises_for_broken_results():
             raise RuntimeError("no repr")
 
     text = str(check("demo-q1", lambda a, b: Weird()))
-    assert "0/5 passed" in text
-    assert "comparing it raised RuntimeError" in text
-    assert "repr() raised RuntimeError" in text
+    assert "0/5 —" in text
+    assert "repr() raised RuntimeError" in text and "which is not plain data" in text
+    explodes = Case(args=(1,), expected=1, compare=lambda actual, expected: 1 / 0)
+    assert "comparing it raised ZeroDivisionError" in run_case(lambda x: x, explodes).actual
 
     def exits(a, b):
         sys.exit(3)
@@ -221,7 +228,7 @@ def test_check_class_answer_with_custom_driver():
         def increment(self):
             self.value += 1
 
-    assert "public tests: 2/2 passed (2/2 points)" in str(check("demo-q4", Counter))
+    assert "public tests: 2/2 —" in str(check("demo-q4", Counter))
 
     class StuckCounter(Counter):
         def increment(self):
@@ -375,7 +382,7 @@ def demo_notebook(answers=None, checks=tuple(SOLUTIONS), extra=(), lab_metadata=
     answers = answers or {}
     cells = [
         new_markdown_cell("# Demo lab\nWhy is addition commutative?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
-        new_code_cell("from course_lib.grading import check\nDATA = open('data.txt').read()"),
+        new_code_cell("from course_lib.grading import check"),
         *(new_code_cell(source) for source in extra),
     ]
     for question_id, (name, source) in SOLUTIONS.items():
@@ -590,13 +597,12 @@ BROKEN_PARSE_PORT = "def parse_port(text):\n    return int(text))"
 CRASHING_ADD = "def add(a, b):\n    import os\n    os._exit(1)"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One CLI run over a folder of notebooks, shared by the tests below."""
+@pytest.fixture(scope="module", params=["bwrap", "off"], ids=["sandboxed", "unsandboxed"])
+def graded(tmp_path_factory, request):
+    """One CLI run over a folder of notebooks, shared by the tests below: sandboxed, and not."""
     root = tmp_path_factory.mktemp("grading")
     submissions = root / "submissions"
     submissions.mkdir()
-    (submissions / "data.txt").write_text("read from the notebook's folder\n")
     notebooks = {
         "solution": demo_notebook(),
         "lab": make_lab(demo_notebook()),
@@ -612,7 +618,9 @@ def graded(tmp_path_factory):
         nbformat.write(notebook, submissions / f"{name}.ipynb")
     (submissions / "notes.ipynb").write_text("not a notebook")
     hidden = write_hidden(root / "hidden", HIDDEN_BODY)
-    env = {**os.environ, **BANK_ENV}
+    if request.param == "bwrap" and sandbox_module.bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unavailable: {sandbox_module.bwrap_problem()}")
+    env = {**os.environ, **BANK_ENV, "COURSE_GRADING_SANDBOX": request.param}
     command = [sys.executable, "-m", "course_lib.grading", "submissions", "--hidden", str(hidden)]
     command += ["--json", "results.json", "--csv", "grades.csv", "--timeout", "3", "--test-timeout", "0.5"]
     started = time.monotonic()
@@ -646,7 +654,7 @@ def test_cli_prints_table_and_exits_zero(graded):
 def test_solution_scores_full_marks(graded):
     solution = graded["json"]["solution"]
     assert (solution["score"], solution["max_score"]) == (9, 9)
-    assert solution["output"] == "lab-demo: 9/9 points"  # no cell errors: data.txt was found
+    assert solution["output"] == "lab-demo: 9/9 points"  # no cell errors
     q1 = solution["tests"][0]
     assert q1["output"] == "demo-q1 Add two numbers: public tests: 5/5 passed, hidden tests: 1/1 passed (3/3 points)"
 
@@ -746,3 +754,478 @@ def test_csv_has_one_row_per_notebook(graded):
     }
     assert rows["notes"]["status"].startswith("not a Jupyter notebook")
     assert rows["notes"]["demo-q1"] == "" and rows["notes"]["total"] == "0"
+
+
+# --- the channel: only plain data reaches the judge ----------------------------
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/course-grading-pwned",))
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+class SneakyInt(int):
+    def __eq__(self, other):
+        return True
+
+
+def test_the_whitelist_unpickler_refuses_arbitrary_classes(tmp_path):
+    import pickle
+
+    from course_lib.grading.channel import NotPlainData, loads_plain
+    from course_lib.log import TopicPartition
+
+    for value in (Evil(), AlwaysEqual(), SneakyInt(3), {"nested": [AlwaysEqual()]}, os.getcwd):
+        with pytest.raises(NotPlainData):
+            loads_plain(pickle.dumps(value, protocol=4))
+    assert not Path("/tmp/course-grading-pwned").exists()  # the payload never ran
+    plain = {"a": [1, 2.5, "x", b"y", None, (True, frozenset({3}))], 7: {4, 5}}
+    assert loads_plain(pickle.dumps(plain, protocol=4)) == plain
+    assert loads_plain(pickle.dumps(TopicPartition("t", 1))) == TopicPartition("t", 1)
+
+    shared: list = []
+    for _ in range(40):  # 2**40 values once expanded: refused before anything compares or prints it
+        shared = [shared, shared]
+    with pytest.raises(NotPlainData, match="more than"):
+        loads_plain(pickle.dumps(shared))
+    deep: list = []
+    for _ in range(150):
+        deep = [deep]
+    with pytest.raises(NotPlainData, match="nested"):
+        loads_plain(pickle.dumps(deep))
+    with pytest.raises(NotPlainData):
+        loads_plain(b"not a pickle")
+
+
+def test_check_refuses_values_that_are_not_plain_data():
+    text = str(check("demo-q1", lambda a, b: AlwaysEqual()))
+    assert "public tests: 0/5 —" in text and "which is not plain data" in text
+    assert "public tests: 0/5 —" in str(check("demo-q1", lambda a, b: SneakyInt(a + b)))
+
+
+# --- library parts a question asks for ------------------------------------------
+
+
+def test_check_refuses_the_part_a_question_asks_for_and_puts_it_back():
+    import bank_demo
+
+    text = str(check("demo-q1", lambda a, b: bank_demo.reference_add(a, b)))
+    assert "this question asks you to write add yourself: bank_demo.reference_add is off limits for it" in text
+
+    def hides_it(a, b):
+        try:
+            return bank_demo.reference_add(a, b)
+        except BaseException:
+            return a + b
+
+    assert "is off limits for it" in str(check("demo-q1", hides_it))  # caught or not, it was used
+    assert bank_demo.reference_add(2, 3) == 5  # restored after check
+
+
+def test_stubs_reach_aliases_and_methods():
+    from course_lib.dynamo import VectorClock
+    from course_lib.grading.references import ReferenceUnavailable, refusing, take_hits
+    from course_lib.log import partition_for as alias
+
+    with refusing(["course_lib.log.partitioner.partition_for", "course_lib.dynamo.VectorClock", "no.such.part"]) as done:
+        with pytest.raises(ReferenceUnavailable, match="partition_for is off limits"):
+            alias(b"key", 3)
+        with pytest.raises(ReferenceUnavailable):
+            VectorClock({"a": 1})
+        assert done.missing == ["no.such.part"]
+        assert take_hits() == {"course_lib.log.partitioner.partition_for", "course_lib.dynamo.VectorClock"}
+    assert alias(b"key", 3) == alias(b"key", 3) and VectorClock({"a": 1}).counters == {"a": 1}
+
+
+# --- weights --------------------------------------------------------------------
+
+
+def test_case_weights_and_hidden_file_weights(tmp_path):
+    from course_lib.grading.runner import run_question
+
+    question = Question(
+        "w-q1", "Weighted", "f", 4, [Case(args=(1,), expected=1), Case(args=(2,), expected=2, weight=3)], "lab-w"
+    )
+    assert run_question(question, lambda x: 1).score == 1.0  # passes the weight-1 case only
+    assert run_question(question, lambda x: x).score == 4.0
+    with pytest.raises(ValueError, match="weight"):
+        Case(weight=0)
+
+    folder = write_hidden(
+        tmp_path / "hidden",
+        'WEIGHT = {"demo-q1": 4}\n'
+        'HIDDEN = {"demo-q1": [Case(args=(5, 5), expected=10), Case(args=(1, 1), expected=2, weight=1)],\n'
+        '          "demo-q2": [Case(args=(9,), expected=False)]}\n',
+    )
+    hidden = load_hidden(folder, "lab-demo")
+    assert [case.share for case in hidden["demo-q1"]] == [4.0, 1.0]
+    assert [case.share for case in hidden["demo-q2"]] == [1.0]
+    bad = write_hidden(tmp_path / "bad", 'WEIGHT = {"demo-q1": -1}\nHIDDEN = {}\n')
+    with pytest.raises(HiddenTestsError, match="WEIGHT"):
+        load_hidden(bad, "lab-demo")
+
+
+def test_hidden_drivers_must_be_public_code(tmp_path):
+    folder = write_hidden(
+        tmp_path / "ok",
+        "import functools\nimport bank_demo\n"
+        'HIDDEN = {"demo-q4": [Case(call=bank_demo.count_twice, show="x", expected=2),\n'
+        '                      Case(call=functools.partial(bank_demo.count_n, 5), show="y", expected=5)]}\n',
+    )
+    assert len(load_hidden(folder, "lab-demo")["demo-q4"]) == 2
+    for body in (
+        'HIDDEN = {"demo-q4": [Case(call=lambda Counter: 0, show="x", expected=0)]}\n',
+        'def drive(Counter):\n    return 0\nHIDDEN = {"demo-q4": [Case(call=drive, show="x", expected=0)]}\n',
+    ):
+        with pytest.raises(HiddenTestsError, match="call="):
+            load_hidden(write_hidden(tmp_path / "bad", body), "lab-demo")
+
+
+# --- the sandbox ------------------------------------------------------------------
+
+
+needs_bwrap = pytest.mark.skipif(
+    sandbox_module.bwrap_problem() is not None, reason=f"bubblewrap unavailable: {sandbox_module.bwrap_problem()}"
+)
+SMALL = SandboxPolicy(memory_bytes=1024**3, cpu_seconds=60, processes=32, file_bytes=1024**2)
+
+
+def run_cells(cells, policy=SMALL, during=None, timeout=10.0):
+    """Run cells in a fresh sandbox; returns (status, error) per cell. ``during(box)`` runs before it ends."""
+    launch = Launch(policy, sandboxed=True, extra_modules=[FIXTURES / "bank_demo.py"], env={"COURSE_GRADING_BANKS": "lab-demo=bank_demo"})
+    replies = []
+    with Sandbox(launch, "probe.ipynb", b"{}") as box:
+        deadline = time.monotonic() + 60
+        box.send({"op": "start", "lab": "lab-demo", "writes": []}, deadline)
+        assert box.receive(deadline)["error"] is None
+        for index, source in enumerate(cells):
+            box.send({"op": "cell", "index": index, "source": source, "timeout": timeout}, time.monotonic() + 30)
+            reply = box.receive(time.monotonic() + timeout + 30)
+            replies.append((reply["status"], reply["error"]))
+        if during is not None:
+            during(box)
+    return replies
+
+
+@needs_bwrap
+def test_sandbox_runs_as_nobody_in_its_own_pid_namespace():
+    outside = os.getpid()
+    replies = run_cells(
+        [
+            "import os\nassert (os.getuid(), os.getgid()) == (65534, 65534), (os.getuid(), os.getgid())",
+            f"pids = [p for p in os.listdir('/proc') if p.isdigit()]\nassert '{outside}' not in pids and len(pids) < 10, pids",
+            "assert os.getcwd() == '/submission' and os.listdir('.') == ['probe.ipynb'], os.listdir('.')",
+        ]
+    )
+    assert replies == [("ok", "")] * 3
+
+
+@needs_bwrap
+def test_sandbox_has_no_network():
+    import socket
+
+    cell = (
+        "import socket\ns = socket.socket()\ns.settimeout(3)\n"
+        "try:\n    s.connect(('127.0.0.1', 6379))\nexcept OSError as error:\n    print(error)\n"
+        "else:\n    raise AssertionError('connected to 127.0.0.1:6379')"
+    )
+    assert run_cells([cell]) == [("ok", "")]
+    with socket.socket() as probe:  # outside, the port answers (when Redis runs), so the test means something
+        probe.settimeout(1)
+        reachable = probe.connect_ex(("127.0.0.1", 6379)) == 0
+    if not reachable:
+        pytest.skip("nothing listens on 127.0.0.1:6379 outside the sandbox")
+
+
+@needs_bwrap
+def test_sandbox_cannot_write_outside_its_work_folder_nor_see_hidden_files(tmp_path):
+    import course_lib
+
+    secret = tmp_path / "hidden" / "lab-demo.py"
+    secret.parent.mkdir()
+    secret.write_text("HIDDEN = {}  # canary-7f3a\n")
+    targets = [
+        "/usr/course-grading-test",
+        "/etc/passwd",
+        str(Path(course_lib.__file__).parent / "pwned.py"),
+        str(Path(sys.prefix) / "pwned.txt"),
+        str(tmp_path / "pwned.txt"),
+        str(Path(__file__).parent / "pwned.txt"),
+    ]
+    cells = [
+        f"import os\nfor target in {targets!r}:\n"
+        "    try:\n        open(target, 'a').close()\n    except OSError:\n        continue\n"
+        "    raise AssertionError('wrote ' + target)",
+        f"assert not os.path.exists({str(secret)!r}) and not os.path.exists({str(tmp_path)!r})",
+        f"assert not os.path.exists({str(Path(__file__).parents[1] / 'solutions')!r})",
+        "open('mine.txt', 'w').write('fine')\nopen('/tmp/scratch', 'w').write('fine')",
+    ]
+    assert run_cells(cells) == [("ok", "")] * 4
+    assert not (tmp_path / "pwned.txt").exists()
+    assert not (Path(course_lib.__file__).parent / "pwned.py").exists()
+
+
+@needs_bwrap
+def test_a_secret_folder_inside_a_bound_folder_is_covered(tmp_path):
+    package = tmp_path / "shelf" / "my_banks"
+    (package / "secret").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "secret" / "lab-demo.py").write_text("HIDDEN = {}")
+    launch = Launch(SMALL, sandboxed=True, extra_modules=[package], hide=[package / "secret"])
+    with Sandbox(launch, "probe.ipynb", b"{}") as box:
+        deadline = time.monotonic() + 60
+        box.send({"op": "start", "lab": "lab-10.1-events", "writes": []}, deadline)
+        assert box.receive(deadline)["error"] is None
+        cell = f"import my_banks, os\nassert os.listdir({str(package / 'secret')!r}) == []"
+        box.send({"op": "cell", "index": 0, "source": cell, "timeout": 5}, deadline)
+        assert box.receive(deadline)["status"] == "ok"
+
+
+@needs_bwrap
+def test_sandbox_limits_stop_a_fork_bomb_a_memory_hog_and_big_files():
+    replies = run_cells(
+        [
+            # children that wait: the process limit stops the parent long before 1000
+            "import os, time\nchildren = 0\ntry:\n    while children < 1000:\n        if os.fork() == 0:\n"
+            "            time.sleep(60)\n            os._exit(0)\n        children += 1\nexcept OSError:\n    pass\n"
+            "assert children < 40, children",
+            "import os\nwhile True:\n    os.fork()",  # the classic fork bomb
+            "hog = bytearray(3 * 1024**3)",
+            "hog = [bytearray(100 * 1024**2) for _ in range(30)]",
+            "open('big.bin', 'wb').write(b'x' * 2 * 1024**2)",
+            "still = 'alive'",
+        ]
+    )
+    assert replies[0] == ("ok", "")
+    assert replies[1][0] == "error" and "BlockingIOError" in replies[1][1]
+    assert replies[2] == ("error", "MemoryError") and replies[3] == ("error", "MemoryError")
+    assert replies[4][0] == "error" and "File too large" in replies[4][1]
+    assert replies[5] == ("ok", "")
+
+
+@needs_bwrap
+def test_sandbox_cpu_limit_kills_a_busy_process():
+    with pytest.raises(ChannelClosed):
+        run_cells(["while True:\n    pass"], policy=SandboxPolicy(cpu_seconds=1), timeout=30)
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_bwrap
+def test_a_detached_child_is_dead_after_the_run():
+    token = f"course-grading-detached-{os.getpid()}-{time.monotonic_ns()}"
+    spawn = (
+        "import subprocess, sys, os\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', {token!r}], start_new_session=True,"
+        " stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(120)', {token!r}])\n"
+        "    os._exit(0)"
+    )
+    seen_during = []
+
+    def look(box):
+        for _ in range(50):
+            if len(_processes_with(token)) >= 2:
+                break
+            time.sleep(0.1)
+        seen_during.extend(_processes_with(token))
+
+    assert run_cells([spawn], during=look) == [("ok", "")]
+    assert len(seen_during) >= 2  # both children really ran, outside the runner's process group
+    for _ in range(50):
+        if not _processes_with(token):
+            break
+        time.sleep(0.1)
+    assert _processes_with(token) == []
+
+
+# --- grading through the sandbox: attacks on the old in-kernel grader -----------------
+
+
+def grade_demo(tmp_path, answers, hidden_body=None, **kwargs):
+    notebook = demo_notebook(answers=answers, checks=())
+    path = tmp_path / "submission.ipynb"
+    nbformat.write(notebook, path)
+    hidden = write_hidden(tmp_path / "hidden", hidden_body) if hidden_body else None
+    return grade_notebook(path, hidden, timeout=5, test_timeout=1, **kwargs)
+
+
+@needs_bwrap
+def test_grading_runs_sandboxed_and_solutions_score_full_marks(tmp_path):
+    result = grade_demo(tmp_path, {})
+    assert result.sandbox == "bubblewrap"
+    assert (result.score, result.max_score, result.status) == (9, 9, "ok")
+
+
+def test_unsandboxed_grading_works_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SANDBOX", "off")
+    result = grade_demo(tmp_path, {})
+    assert result.sandbox == "not sandboxed: COURSE_GRADING_SANDBOX=off"
+    assert (result.score, result.max_score) == (9, 9)
+
+    monkeypatch.setenv("COURSE_GRADING_SANDBOX", "auto")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bwrap-here"))
+    sandbox_module._bwrap_problem.cache_clear()
+    try:
+        result = grade_demo(tmp_path, {"demo-q1": WRONG_ADD})
+        assert result.sandbox == "not sandboxed: bubblewrap (bwrap) is not installed"
+        assert result.score == pytest.approx(6.6)
+        monkeypatch.setenv("COURSE_GRADING_SANDBOX", "bwrap")
+        refused = grade_demo(tmp_path, {})
+        assert refused.score == 0 and refused.message.startswith("cannot grade: COURSE_GRADING_SANDBOX=bwrap but")
+    finally:
+        sandbox_module._bwrap_problem.cache_clear()
+
+
+ALWAYS_EQUAL_ADD = """class Anything:
+    def __eq__(self, other):
+        return True
+    def __repr__(self):
+        return '3'
+def add(a, b):
+    return Anything()"""
+
+SNEAKY_IS_EVEN = """class Yes(int):
+    def __eq__(self, other):
+        return True
+def is_even(n):
+    return Yes(1)"""
+
+PATCHING_CELL = """import course_lib.grading.runner as runner, course_lib.grading.judge as judge
+runner.judge_outcome = lambda case, outcome, timeout: runner.CaseResult(True, '', '', '')
+judge.Judge.judge = lambda self: None"""
+
+
+@needs_bwrap
+def test_always_equal_results_and_a_patched_grader_score_nothing(tmp_path):
+    result = grade_demo(tmp_path, {"demo-q1": ALWAYS_EQUAL_ADD, "demo-q2": SNEAKY_IS_EVEN})
+    grades = {grade.id: grade for grade in result.grades}
+    assert grades["demo-q1"].score == 0 and "which is not plain data" in grades["demo-q1"].output
+    assert grades["demo-q2"].score == 0
+    notebook = make_lab(demo_notebook(checks=()))
+    notebook.cells.insert(1, new_code_cell(PATCHING_CELL))
+    nbformat.write(notebook, tmp_path / "patcher.ipynb")
+    patched = grade_notebook(tmp_path / "patcher.ipynb", timeout=5, test_timeout=1)
+    assert patched.score == 0 and patched.status == "ok"
+
+
+@needs_bwrap
+def test_an_answer_leaning_on_the_part_it_should_write_scores_zero(tmp_path):
+    leaning = "from bank_demo import reference_add as helper\ndef add(a, b):\n    return helper(a, b)"
+    result = grade_demo(tmp_path, {"demo-q1": leaning})
+    grades = {grade.id: grade for grade in result.grades}
+    assert grades["demo-q1"].score == 0
+    assert "this question asks you to write add yourself: bank_demo.reference_add is off limits for it" in grades["demo-q1"].output
+    assert result.score == 6  # the other questions are untouched
+    # The stubs are in place before the first cell: a table computed with the part is no way round.
+    in_a_cell = (
+        "import bank_demo\n"
+        "TABLE = {(a, b): bank_demo.reference_add(a, b) for a, b in [(1, 2), (-1, 1), (0, 0), (2.5, 0.5), ('a', 'b')]}"
+    )
+    result = grade_notebook_with_extra(tmp_path, in_a_cell, {"demo-q1": "def add(a, b):\n    return TABLE[a, b]"})
+    assert [grade.score for grade in result.grades] == [0, 2, 2, 2]
+    assert "NameError: name 'TABLE' is not defined" in result.grades[0].output
+
+
+def grade_notebook_with_extra(tmp_path, cell, answers=None):
+    notebook = demo_notebook(answers=answers, checks=(), extra=[cell])
+    nbformat.write(notebook, tmp_path / "extra.ipynb")
+    return grade_notebook(tmp_path / "extra.ipynb", timeout=5, test_timeout=1)
+
+
+HIDDEN_CANARY = """HIDDEN = {
+    "demo-q1": [Case(args=(424242, 1), expected=424243, weight=4)],
+    "demo-q4": [Case(call=__import__("functools").partial(__import__("bank_demo").count_n, 5), show="x", expected=5)],
+}
+"""
+
+STASHING = {
+    # add remembers every input; is_even and parse_port then try to show them to the learner
+    "demo-q1": "SEEN = []\ndef add(a, b):\n    SEEN.append((a, b))\n    print('inputs', SEEN)\n    raise ValueError(f'seen {SEEN}')",
+    "demo-q2": "def is_even(n):\n    raise ValueError(f'seen {SEEN}')",
+    "demo-q3": "def parse_port(text):\n    return str(SEEN)",
+}
+
+
+@needs_bwrap
+def test_hidden_inputs_never_come_back_and_hidden_weights_count(tmp_path):
+    result = grade_demo(tmp_path, STASHING, HIDDEN_CANARY)
+    everything = json.dumps([grade.output for grade in result.grades]) + json.dumps(result.notes) + result.message
+    assert "424242" not in everything and "424243" not in everything
+    assert "seen [(1, 2)" in everything  # public inputs may be shown: they are public
+    solved = grade_demo(tmp_path, {}, HIDDEN_CANARY)
+    assert solved.score == 9 and "hidden tests: 1/1 passed" in solved.grades[3].output
+    wrong = grade_demo(tmp_path, {"demo-q1": WRONG_ADD}, HIDDEN_CANARY)
+    assert wrong.grades[0].score == pytest.approx(3 * 1 / (5 + 4))  # 1 of 5 public, the weight-4 hidden case failed
+
+
+@needs_bwrap
+def test_grade_notebook_is_safe_from_several_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for name, answers in {"a": {}, "b": {"demo-q1": WRONG_ADD}, "c": {}, "d": {"demo-q2": LOOPING_IS_EVEN}}.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        nbformat.write(demo_notebook(answers=answers, checks=()), folder / "lab.ipynb")
+        paths.append(folder / "lab.ipynb")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda path: grade_notebook(path, timeout=5, test_timeout=0.5), paths))
+    assert [result.score for result in results] == pytest.approx([9, 6.6, 9, 7])
+    assert all(result.sandbox == "bubblewrap" for result in results)
+
+
+@needs_bwrap
+def test_a_huge_result_is_refused_not_sent(tmp_path):
+    result = grade_demo(tmp_path, {"demo-q1": "def add(a, b):\n    return 'x' * (20 * 1024**2)"})
+    assert result.grades[0].score == 0 and "bytes (the grader accepts up to" in result.grades[0].output
+    assert result.score == 6 and result.status == "ok"
+
+
+@needs_bwrap
+def test_a_time_budget_bounds_the_whole_notebook(tmp_path):
+    notebook = demo_notebook(checks=(), extra=["import time\ntime.sleep(30)"])
+    nbformat.write(notebook, tmp_path / "slow.ipynb")
+    started = time.monotonic()
+    result = grade_notebook(tmp_path / "slow.ipynb", timeout=20, budget=1.5)
+    assert time.monotonic() - started < 10
+    assert result.message == "the notebook's time budget of 1.5 s ran out"
+    assert result.score == 0 and all("time budget" in grade.output for grade in result.grades)
+
+
+@needs_bwrap
+def test_the_sandbox_line_says_when_processes_cannot_be_limited(monkeypatch):
+    assert sandbox_module.choose() == (True, "bubblewrap")
+    if os.geteuid() != 0:
+        pytest.skip("only root needs a pids cgroup to limit processes")
+    monkeypatch.setattr(sandbox_module, "_pids_parent", lambda: None)
+    sandboxed, line = sandbox_module.choose()
+    assert sandboxed and line == "bubblewrap (processes not limited: running as root without a writable pids cgroup)"
+
+
+@needs_bwrap
+def test_a_request_the_runner_cannot_serve_gets_an_error_reply_not_a_crash():
+    def ask(box):
+        deadline = time.monotonic() + 30
+        box.send({"op": "case", "question": "nope-q1", "public": 0, "hidden": None, "timeout": 1}, deadline)
+        reply = box.receive(deadline)
+        assert reply["op"] == "error" and "nope-q1" in reply["text"]
+        box.send({"op": "cell", "index": 1, "source": "x = 1", "timeout": 5}, deadline)
+        assert box.receive(deadline)["status"] == "ok"  # still serving
+
+    assert run_cells(["y = 2"], during=ask) == [("ok", "")]

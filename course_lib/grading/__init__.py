@@ -3,18 +3,25 @@
 In a lab notebook::
 
     from course_lib.grading import check
-    check("10.1-q1", validate_envelope)   # public tests, partial credit
+    check("10.1-q1", find_problems)   # public tests only: "public tests: 5/8 — hidden tests will also count"
 
 For instructors::
 
     python -m course_lib.grading submissions/ --hidden hidden/ --json results.json --csv grades.csv
     python -m course_lib.grading.labgen solutions labs [--check]
 
+Each notebook is graded in a bubblewrap sandbox (``COURSE_GRADING_SANDBOX=off``
+grades without one, ``=bwrap`` refuses to); every result says which.
+
 Modules: ``questions`` (cases, questions, the bank registry), ``runner``
 (time-limited test runs), ``feedback`` (the learner's text), ``check``,
-``hidden`` (instructor-only tests), ``grader`` and ``in_kernel``
-(executing notebooks), ``gradebook`` (table, JSON, CSV), ``labmaker`` and
-``labgen`` (labs from solutions, and its command line).
+``hidden`` (instructor-only tests), ``references`` (library parts a
+question asks for, refusing while it is graded), ``grader`` (grading
+notebooks), ``judge`` (the trusted side: tests and comparisons),
+``sandbox`` and ``sandbox_runner`` (where and how a notebook runs while
+graded), ``channel`` (plain data between the two), ``gradebook`` (table,
+JSON, CSV), ``labmaker`` and ``labgen`` (labs from solutions, and its
+command line).
 """
 
 from course_lib.grading.check import CheckReport, check

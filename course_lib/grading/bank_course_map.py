@@ -10,6 +10,7 @@ register(
         title="Money to integer cents",
         answer_name="to_cents",
         points=1,
+        writes=("course_lib.aggregate.cents",),
         lab="course-map",
         public=[
             Case(args=("29.99",), expected=2999),

@@ -68,6 +68,10 @@ register(
         title="Find the problems in an envelope",
         answer_name="find_problems",
         points=4,
+        writes=(
+            "course_lib.events.validate",
+            "course_lib.events.Event.from_dict",
+        ),
         lab=LAB,
         public=[
             Case(args=(envelope(),), expected=[]),
@@ -147,6 +151,7 @@ register(
         title="Derive a caused-by event",
         answer_name="follow_up",
         points=3,
+        writes=("course_lib.events.caused_by",),
         lab=LAB,
         public=[
             Case(args=(PARENT,), kwargs=CHILD_ARGS, expected=_expected_child(PARENT, **CHILD_ARGS)),
@@ -216,6 +221,10 @@ register(
         title="Rebuild a causal chain",
         answer_name="causal_chain",
         points=3,
+        writes=(
+            "course_lib.events.trace",
+            "course_lib.events.CausalTree",
+        ),
         lab=LAB,
         public=[
             Case(args=(CHAIN, "evt_d"), expected=["evt_a", "evt_b", "evt_c", "evt_d"]),

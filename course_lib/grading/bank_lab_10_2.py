@@ -90,6 +90,7 @@ register(
         title="Apply an event to an order's state",
         answer_name="apply_event",
         points=4,
+        writes=("course_lib.aggregate.Order",),
         lab=LAB,
         public=[
             Case(args=(EMPTY, SOURCE_ORDER[0]), expected={"status": "Draft", "items": 0, "totalCents": 0}),
@@ -206,6 +207,10 @@ register(
         title="An upcaster: ItemAdded v1 -> v2",
         answer_name="upcast_item_added",
         points=3,
+        writes=(
+            "course_lib.aggregate.item_added_v1_to_v2",
+            "course_lib.aggregate.order_upcaster",
+        ),
         lab=LAB,
         public=[
             Case(args=(v1_item("29.99"),), expected=_expected_v2(2999)),

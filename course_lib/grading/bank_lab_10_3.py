@@ -61,6 +61,7 @@ register(
         title="A command handler: decide which events a command produces",
         answer_name="decide",
         points=4,
+        writes=("course_lib.aggregate.Order",),
         lab=LAB,
         public=[
             Case(

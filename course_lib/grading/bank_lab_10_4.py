@@ -39,6 +39,11 @@ register(
         title="Kafka's default partitioner (murmur2)",
         answer_name="kafka_partition",
         points=4,
+        writes=(
+            "course_lib.log.partitioner.murmur2",
+            "course_lib.log.partitioner.partition_for",
+            "kafka.partitioner.default.murmur2",
+        ),
         lab=LAB,
         public=[Case(args=(key, n), expected=partition_for(key, n)) for key, n in Q1_CASES],
     )
@@ -69,6 +74,10 @@ register(
         title="The range assignor",
         answer_name="range_assign",
         points=3,
+        writes=(
+            "course_lib.log.assignors.assign_range",
+            "kafka.coordinator.assignors.range.RangePartitionAssignor",
+        ),
         lab=LAB,
         public=[Case(args=(members, n), expected=_range(members, n)) for members, n in Q2_CASES],
     )

@@ -37,6 +37,10 @@ register(
         title="Match a RabbitMQ topic binding key",
         answer_name="topic_match",
         points=4,
+        writes=(
+            "course_lib.exchanges.rabbitmq.topic_matches",
+            "course_lib.exchanges.rabbitmq.TopicExchange",
+        ),
         lab=LAB,
         public=[Case(args=(binding, key), expected=expected) for binding, key, expected in TOPIC_CASES],
     )
@@ -67,6 +71,10 @@ register(
         title="Match a headers-exchange binding",
         answer_name="headers_route",
         points=3,
+        writes=(
+            "course_lib.exchanges.rabbitmq.headers_match",
+            "course_lib.exchanges.rabbitmq.HeadersExchange",
+        ),
         lab=LAB,
         public=[
             Case(args=(arguments, headers), expected=expected)
@@ -98,6 +106,10 @@ register(
         title="Match a NATS subject",
         answer_name="nats_match",
         points=3,
+        writes=(
+            "course_lib.exchanges.nats.nats_subject_matches",
+            "course_lib.exchanges.nats.NatsBus",
+        ),
         lab=LAB,
         public=[
             Case(args=(pattern, subject), expected=expected) for pattern, subject, expected in NATS_CASES

@@ -76,6 +76,7 @@ register(
         title="An idempotent handler on Redis SET NX EX",
         answer_name="process_once",
         points=3,
+        writes=("course_lib.delivery.IdempotentConsumer",),
         lab=LAB,
         public=[
             Case(
@@ -228,6 +229,7 @@ register(
         title="Credit an account exactly once, atomically",
         answer_name="credit_once",
         points=4,
+        writes=("course_lib.delivery.AtomicIdempotentConsumer",),
         lab=LAB,
         public=[
             Case(

@@ -43,6 +43,7 @@ register(
         title="Look a key up on a ring with virtual nodes",
         answer_name="ring_lookup",
         points=4,
+        writes=("course_lib.sharding.ConsistentHashRing",),
         lab=LAB,
         public=[
             Case(
@@ -101,6 +102,7 @@ register(
         title="Count the keys that move",
         answer_name="moved_keys",
         points=3,
+        writes=("course_lib.sharding.keys_moved",),
         lab=LAB,
         public=[
             Case(
@@ -148,6 +150,7 @@ register(
         title="Route a range query",
         answer_name="shards_for_range",
         points=3,
+        writes=("course_lib.sharding.RangeSharding",),
         lab=LAB,
         public=[
             Case(args=(SPLITS, "Smith", "Taylor"), expected=[2, 3]),

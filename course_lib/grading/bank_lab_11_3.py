@@ -54,6 +54,7 @@ register(
         title="Is this history linearizable? (brute force)",
         answer_name="is_linearizable",
         points=4,
+        writes=("course_lib.consistency.checker.check_linearizable",),
         lab=LAB,
         public=[Case(args=(h,), expected=_expected_linearizable(h)) for h in Q1_HISTORIES],
     )

@@ -31,6 +31,7 @@ register(
         title="Compare vector clocks",
         answer_name="compare_clocks",
         points=3,
+        writes=("course_lib.dynamo.VectorClock",),
         lab=LAB,
         public=[Case(args=(a, b), expected=VectorClock(a).compare(VectorClock(b))) for a, b in Q1_PAIRS],
     )
@@ -73,6 +74,10 @@ register(
         title="Reconcile siblings and build the context",
         answer_name="reconcile_versions",
         points=3,
+        writes=(
+            "course_lib.dynamo.reconcile",
+            "course_lib.dynamo.VectorClock",
+        ),
         lab=LAB,
         public=[Case(args=(versions,), expected=_reconcile(versions)) for versions in Q2_CASES],
     )
@@ -111,6 +116,7 @@ register(
         title="Walk a Merkle diff",
         answer_name="merkle_diff",
         points=4,
+        writes=("course_lib.dynamo.MerkleTree.diff",),
         lab=LAB,
         public=_q3_cases(),
     )

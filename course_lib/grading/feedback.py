@@ -3,15 +3,16 @@
 The same words appear under a ``check(...)`` cell and in the graded
 report, so learners recognise them. The text is deterministic -- no
 timings, addresses or random ids -- because nbval compares notebook
-outputs byte for byte. It never says "all tests passed": hidden tests
-may still run at grading time.
+outputs byte for byte. ``check`` never shows points: hidden tests may
+still count at grading time ("public tests: 5/5 -- hidden tests will also
+count"), and a hidden case may weigh more than a public one.
 """
 
 from __future__ import annotations
 
 from course_lib.grading.runner import CaseResult, QuestionResult
 
-HIDDEN_NOTE = "Hidden tests may also run when your notebook is graded."
+HIDDEN_COUNT = "hidden tests will also count"
 MAX_FAILURES_SHOWN = 5
 FAIL = "✗"
 
@@ -24,11 +25,12 @@ def format_points(value: float) -> str:
 def render(result: QuestionResult, graded: bool = False) -> str:
     """Describe a question's result.
 
-    ``graded=False`` is what ``check`` shows: public tests only, plus a note
-    that hidden tests may exist. ``graded=True`` is the grade report: hidden
-    tests are counted and listed as passed/failed, never with their inputs.
+    ``graded=False`` is what ``check`` shows: public tests only, no points,
+    and that hidden tests will also count. ``graded=True`` is the grade
+    report: hidden tests are counted and listed as passed/failed, never with
+    their inputs.
     """
-    lines = [summary_line(result)]
+    lines = [summary_line(result, graded)]
     if result.problem:
         lines.append(f"  {result.problem}")
     else:
@@ -42,14 +44,15 @@ def render(result: QuestionResult, graded: bool = False) -> str:
         for number, case in enumerate(result.hidden, 1):
             if not case.passed:
                 lines.append(f"  {FAIL} hidden test {number}: failed")
-    if not graded:
-        lines.append(HIDDEN_NOTE)
     return "\n".join(lines)
 
 
-def summary_line(result: QuestionResult) -> str:
+def summary_line(result: QuestionResult, graded: bool = True) -> str:
     question = result.question
     public_passed = sum(case.passed for case in result.public)
+    if not graded:
+        counts = f"public tests: {public_passed}/{len(result.public)}"
+        return f"{question.id} {question.title}: {counts} — {HIDDEN_COUNT}"
     counts = f"public tests: {public_passed}/{len(result.public)} passed"
     if result.hidden:
         hidden_passed = sum(case.passed for case in result.hidden)

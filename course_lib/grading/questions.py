@@ -48,7 +48,11 @@ class Case:
     exception instead, optionally with ``match`` in its message.
     ``call(answer) -> actual`` drives answers that a single call cannot test,
     such as classes; its input cannot be guessed from ``args``, so ``show``
-    (how the input reads to the learner) is then required.
+    (how the input reads to the learner) is then required. The driver runs
+    next to the learner's code, in the grading sandbox, and its result (an
+    *observation*: plain data) is compared in the judge.
+    ``weight`` is the case's share of the question's points relative to the
+    others (default 1; a hidden-tests file may set a default for its cases).
     """
 
     args: tuple = ()
@@ -59,6 +63,7 @@ class Case:
     match: str | None = None
     show: str | None = None
     call: Callable[[Any], Any] | None = None
+    weight: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.args, tuple):
@@ -71,6 +76,13 @@ class Case:
             raise ValueError("a Case cannot expect NotImplementedError: it marks an unanswered question")
         if self.match is not None and self.raises is None:
             raise ValueError("match= only makes sense together with raises=")
+        if self.weight is not None and not self.weight > 0:
+            raise ValueError(f"a Case's weight must be more than 0, got {self.weight!r}")
+
+    @property
+    def share(self) -> float:
+        """The case's weight (1 unless set)."""
+        return 1.0 if self.weight is None else float(self.weight)
 
     def shown_input(self) -> str:
         """The input as the learner sees it: the call's arguments, shortened."""
@@ -87,6 +99,10 @@ class Question:
 
     ``answer_name`` is the name the notebook defines; the grader looks it up
     in the notebook's namespace, so it must match the lab's starter code.
+    ``writes`` names the library parts the question asks the learner to write
+    (dotted paths to functions, methods or classes, third-party ones too):
+    while this question is graded -- and while ``check`` runs it -- they
+    refuse to run, and an answer that uses them scores 0 (see ``references``).
     """
 
     id: str
@@ -95,12 +111,16 @@ class Question:
     points: float
     public: list[Case]
     lab: str
+    writes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.public:
             raise ValueError(f"question {self.id} needs at least one public case")
         if self.points <= 0:
             raise ValueError(f"question {self.id} must be worth more than 0 points")
+        if isinstance(self.writes, str) or not all(isinstance(name, str) for name in self.writes):
+            raise TypeError(f"question {self.id}: writes= is a tuple of dotted names")
+        self.writes = tuple(self.writes)
 
 
 class UnknownQuestion(KeyError):

@@ -18,6 +18,19 @@ def count_twice(counter_class):
     return counter.value
 
 
+def count_n(times, counter_class):
+    """A driver with a data argument: hidden tests use functools.partial(count_n, 5)."""
+    counter = counter_class()
+    for _ in range(times):
+        counter.increment()
+    return counter.value
+
+
+def reference_add(a, b):
+    """The "library's" addition: demo-q1 asks the learner to write it (writes=)."""
+    return a + b
+
+
 register(
     Question(
         id="demo-q1",
@@ -25,8 +38,9 @@ register(
         answer_name="add",
         points=3,
         lab=LAB,
+        writes=("bank_demo.reference_add",),
         public=[
-            Case(args=(1, 2), expected=3),
+            Case(args=(1, 2), expected=reference_add(1, 2)),
             Case(args=(-1, 1), expected=0),
             Case(args=(0, 0), expected=0),
             Case(args=(2.5, 0.5), expected=3.0),

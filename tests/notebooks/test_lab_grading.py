@@ -2,13 +2,16 @@
 
 One command-line run grades a whole batch, as an instructor would: the solution, the
 generated lab, a copy whose answer loops forever, a copy with a syntax error, and a
-file that is not a notebook.
+file that is not a notebook. Every run here requires the sandbox
+(COURSE_GRADING_SANDBOX=bwrap): if bubblewrap cannot run, grading fails instead of
+quietly running unsandboxed.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +24,7 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = "lab-10.1-events.ipynb"
+SANDBOXED = {**os.environ, "COURSE_GRADING_SANDBOX": "bwrap"}
 
 
 def _replace_in_answer(nb, answer_name: str, new_body: str) -> None:
@@ -53,7 +57,7 @@ def batch(tmp_path_factory):
     run = subprocess.run(
         [sys.executable, "-m", "course_lib.grading", str(folder), "--json", str(json_path),
          "--csv", str(csv_path), "--timeout", "20", "--test-timeout", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=SANDBOXED,
     )
     results = {Path(s["notebook"]).name: s for s in json.loads(json_path.read_text())["submissions"]}
     rows = {Path(r["notebook"]).name: r for r in csv.DictReader(csv_path.open())}
@@ -118,7 +122,7 @@ def every_lab(tmp_path_factory):
     run = subprocess.run(
         [sys.executable, "-m", "course_lib.grading", str(folder), "--json", str(json_path),
          "--timeout", "60", "--test-timeout", "5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=SANDBOXED,
     )
     assert run.returncode == 0, run.stderr
     results = {Path(s["notebook"]).name: s for s in json.loads(json_path.read_text())["submissions"]}
