@@ -27,10 +27,15 @@ the CSV, and the files on disk. For every attack:
     linger name themselves "course-attack"; the test ends any it finds).
 
 Batches group attacks whose effects can be told apart, and run once per test session
-(each CLI run costs a kernel or sandbox start per notebook). Each batch grades a fresh
-copy of course_lib (first on PYTHONPATH, so the grader and its kernels import it), so an
-attack that edits "the install" edits that copy; files it reaches beyond (the editable
-install's source and site-packages) are put back byte for byte after the batch.
+(each CLI run costs a kernel or sandbox start per notebook). The grader runs from this
+Python's environment, as an instructor would run it, so an attack that edits "the
+install" edits the real one. Its payload is an inert comment line, which the test strips
+from the files it watches outside its temporary folder (the course_lib the grader
+imports, the project's, the editable install's source, the venv's site-packages
+entries) after each batch, keeping anything else anyone changed meanwhile. Every other
+attack only touches the test's temporary folders and /tmp/course-attack-*, and is
+bounded, so that running the suite against a grader that fails to contain it (today's)
+harms nothing.
 
 Attacks that only a sandbox can stop are skipped, not run, when the grader reports
 "not sandboxed" (the fork bomb above all); in CI that report is itself a failure.
@@ -38,7 +43,6 @@ Attacks that only a sandbox can stop are skipped, not run, when the grader repor
 
 from __future__ import annotations
 
-import compileall
 import csv
 import hashlib
 import io
@@ -47,7 +51,6 @@ import os
 import random
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +77,7 @@ BATCH_TIMEOUT = 900  # seconds for one CLI run
 LINGER = 3.0  # seconds to wait after the grader exits, for batches with a detached process
 HASH_LIMIT = 64 << 20  # files bigger than this are compared by size only
 HONEST = {"classmate-blank.ipynb": "blank", "classmate-solved.ipynb": "solved"}
+PAYLOAD = b"\n# course-attack was here\n"  # what edit_install.py appends to the install's files
 TMP_ATTACK_FILES = "course-attack*"  # what attacks may leave in /tmp (checked, then removed)
 
 
@@ -98,8 +102,9 @@ ATTACKS = [
     # In-process cheats: the judge never runs in the learner's process, sandbox or not.
     Attack("patch_grader", "blank", "cheats", needs_sandbox=False),
     Attack("always_equal", "blank", "cheats", needs_sandbox=False),
-    Attack("frames", "blank", "cheats", needs_sandbox=False, public_lookup=True),
-    Attack("gc_memory", "blank", "cheats", needs_sandbox=False, public_lookup=True),
+    Attack("frames", "blank", "lookups", needs_sandbox=False, public_lookup=True),
+    Attack("gc_memory", "blank", "lookups", needs_sandbox=False, public_lookup=True),
+    Attack("forge_results", "blank", "cheats", needs_sandbox=False, public_lookup=True),
     Attack("import_reference", "blank", "cheats", needs_sandbox=False, refused=("10.4-q1", "10.4-q2")),
     Attack("import_third_party", "blank", "cheats", needs_sandbox=False, refused=("10.4-q1",)),
     # Hidden tests: read from disk or /proc, or remembered from the calls, then shown.
@@ -224,6 +229,23 @@ def install_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.glob(pattern))
 
 
+def imported_course(env: dict[str, str], cwd: Path) -> Path:
+    """The course_lib folder the grader's Python imports (the editable install: the project's)."""
+    code = "import course_lib, pathlib; print(pathlib.Path(course_lib.__file__).resolve().parent)"
+    found = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
+    folder = Path(found.stdout.strip())
+    assert found.returncode == 0 and folder.is_dir(), f"the grader's Python cannot import course_lib: {found}"
+    return folder
+
+
+def editable_sources(site_packages: Path) -> list[Path]:
+    """The folders an editable install maps course_lib to (setuptools' finder names them)."""
+    found = []
+    for finder in sorted(site_packages.glob("__editable__*course_lib*finder.py")):
+        found += [Path(folder) for folder in re.findall(r"'course_lib': '([^']+)'", finder.read_text())]
+    return sorted(set(found))
+
+
 def tmp_attack_files(root: Path) -> Iterator[Path]:
     return iter(sorted(root.glob(TMP_ATTACK_FILES)))
 
@@ -241,7 +263,7 @@ def fingerprint(path: Path) -> tuple[str, int, str]:
 class Snapshot:
     areas: list[Area]
     prints: dict[Path, tuple[str, int, str]] = field(default_factory=dict)
-    kept: dict[Path, bytes] = field(default_factory=dict)
+    restorable: set[Path] = field(default_factory=set)  # files put_back may edit
 
     @classmethod
     def take(cls, areas: list[Area]) -> Snapshot:
@@ -250,7 +272,7 @@ class Snapshot:
             for path in area.select(area.root) if area.root.exists() else ():
                 snapshot.prints[path] = fingerprint(path)
                 if area.restore and path.is_file() and not path.is_symlink():
-                    snapshot.kept[path] = path.read_bytes()
+                    snapshot.restorable.add(path)
         return snapshot
 
     def changes(self, after: Snapshot) -> list[str]:
@@ -266,15 +288,21 @@ class Snapshot:
         return found
 
     def put_back(self, after: Snapshot) -> None:
-        """Undo what attacks did to files the test does not own (the project, the venv)."""
+        """Undo what attacks did to files the test does not own (the project, the venv).
+
+        Attacks append exactly PAYLOAD to those files; only that text is removed, and
+        only files an attack created ("course-attack*") are deleted, so that someone
+        editing the project while the tests run keeps their edits.
+        """
         for area in self.areas:
             if not area.restore:
                 continue
-            for path, data in self.kept.items():
-                if path.is_relative_to(area.root) and after.prints.get(path) != self.prints[path]:
-                    if path.is_symlink():
-                        path.unlink()
-                    path.write_bytes(data)
+            for path in self.restorable:
+                changed = path.is_relative_to(area.root) and after.prints.get(path) != self.prints[path]
+                if changed and path.is_file() and not path.is_symlink():
+                    data = path.read_bytes()
+                    if PAYLOAD in data:
+                        path.write_bytes(data.replace(PAYLOAD, b""))
             for path in after.prints:
                 new = path not in self.prints and path.name.startswith("course-attack")
                 if new and path.is_relative_to(area.root):
@@ -327,17 +355,14 @@ class BatchRun:
 
 
 def run_batch(name: str, attacks: list[Attack], folder: Path, hidden: HiddenTests) -> BatchRun:
-    submissions, hidden_dir, out, course, cwd = (
+    submissions, hidden_dir, out, cwd = (
         folder / "submissions",
         folder / "hidden",
         folder / "out",
-        folder / "course",
         folder / "cwd",
     )
-    for path in (submissions, hidden_dir, out, course, cwd):
+    for path in (submissions, hidden_dir, out, cwd):
         path.mkdir(parents=True)
-    shutil.copytree(ROOT / "course_lib", course / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(course, quiet=2)
     (hidden_dir / f"{LAB}.py").write_text(hidden.text)
     for attack in attacks:
         nbformat.write(attack_notebook(attack), submissions / attack.notebook)
@@ -345,18 +370,19 @@ def run_batch(name: str, attacks: list[Attack], folder: Path, hidden: HiddenTest
         nbformat.write(base_notebook(base), submissions / notebook)
     notebooks = sorted(path.name for path in submissions.glob("*.ipynb"))
 
+    env = dict(os.environ)
     site_packages = Path(sysconfig.get_paths()["purelib"])
+    courses = dict.fromkeys(
+        [imported_course(env, cwd), ROOT / "course_lib", *editable_sources(site_packages)]
+    )
     areas = [
         Area("submissions", submissions, everything),
         Area("hidden tests", hidden_dir, everything),
-        Area("installed course", course, everything),
-        Area("project course_lib", ROOT / "course_lib", without_pycache, restore=True),
+        *(Area("course_lib", course, without_pycache, restore=True) for course in courses),
         Area("site-packages", site_packages, install_files, restore=True),
         Area("/tmp", Path("/tmp"), tmp_attack_files),
     ]
     before = Snapshot.take(areas)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(course), env.get("PYTHONPATH")]))
     json_path, csv_path = out / "results.json", out / "grades.csv"
     command = [
         sys.executable,

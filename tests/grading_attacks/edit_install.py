@@ -1,15 +1,14 @@
 # ruff: noqa: F821, E402 -- notebook cells: toolkit.py's names come from an earlier cell
-"""Edit the installed course, for every later run, on an unanswered lab.
+"""Edit the installed course, on an unanswered lab: a lasting change for every later run.
 
-Appends to the course's own files where this kernel imports them from
-(`course_lib/grading/runner.py`: every later import gives full marks), marks the
-editable install's source (the folder the editable finder maps `course_lib` to), and
-the venv's site-packages: the editable finder, the `.pth` that loads it, and a new
-`.pth` (run by every Python start of that venv). The site-packages and mapped-source
-edits are inert comments and a harmless `import os`: the test puts the original bytes
-back, but while it runs they would show up anywhere. Today later notebooks in the same
-batch are graded with the edited runner. In a sandbox the course and the venv are
-mounted read-only.
+Appends to the course's files where this process imports them from
+(`course_lib/grading/runner.py` and `__init__.py`), to the editable install's source
+(the folder the editable finder maps `course_lib` to), to the venv's editable finder and
+the `.pth` that loads it, and creates a new `.pth` in site-packages (run by every Python
+start of that venv). Whoever can do this can make every later grading run give full
+marks. The payload here is an inert comment line and a harmless `import os`, because the
+test runs against the real install: it removes exactly these lines afterwards. In a
+sandbox the course and the venv are mounted read-only.
 """
 
 # %%
@@ -18,39 +17,36 @@ import site
 import sysconfig
 from pathlib import Path
 
+import course_lib.grading
 import course_lib.grading.runner
 
-EVIL = (
-    "\n\n# course-attack: every later import of the grader gives full marks\n"
-    "QuestionResult.score = property(lambda self: self.question.points)\n"
-)
-INERT = "\n# course-attack was here\n"
+PAYLOAD = "\n# course-attack was here\n"  # the test strips exactly this text afterwards
 
 
-def append(path, text):
+def append(path):
     try:
         with open(path, "a") as file:
-            file.write(text)
+            file.write(PAYLOAD)
         leak(f"edited {path}")
     except OSError as error:
         leak(f"could not edit {path}: {error}")
 
 
-append(course_lib.grading.runner.__file__, EVIL)
+append(course_lib.grading.runner.__file__)
+append(course_lib.grading.__file__)
 
 folders = {Path(folder) for folder in site.getsitepackages()}
 folders |= {Path(sysconfig.get_paths()[name]) for name in ("purelib", "platlib")}
 for folder in sorted(folders):
     installed = sorted(folder.glob("__editable__*course_lib*")) + sorted(folder.glob("course_lib*.pth"))
-    if not installed:
-        continue
     for path in installed:
-        append(path, INERT)
         if path.suffix == ".py":
             for mapped in re.findall(r"'course_lib': '([^']+)'", path.read_text()):
-                append(Path(mapped, "grading", "runner.py"), INERT)
-    try:
-        (folder / "course-attack.pth").write_text("import os\n")
-        leak(f"created {folder / 'course-attack.pth'}")
-    except OSError as error:
-        leak(f"could not create a .pth in {folder}: {error}")
+                append(Path(mapped, "grading", "runner.py"))
+        append(path)
+    if installed:
+        try:
+            (folder / "course-attack.pth").write_text("import os\n")
+            leak(f"created {folder / 'course-attack.pth'}")
+        except OSError as error:
+            leak(f"could not create a .pth in {folder}: {error}")
