@@ -58,6 +58,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -499,9 +500,25 @@ def _payload_copy(payload: Any) -> tuple[list[Problem], dict[str, Any]]:
     return [], copy
 
 
+def _huge_integer_problem(error: ValueError) -> list[Problem]:
+    """The problem to report when an integer has too many digits to be written as text."""
+    limit = sys.get_int_max_str_digits()
+    return [
+        (
+            "payload",
+            "too large",
+            f"an integer has more than {limit} digits, which Python will not write as JSON text "
+            "(sys.get_int_max_str_digits()); send such a number as a string",
+        )
+    ]
+
+
 def _encoded(wire: dict[str, Any]) -> tuple[list[Problem], str]:
     """Encode a valid event once: the text it is stored and sent as, and its size checked."""
-    text = _WIRE.encode(wire)
+    try:
+        text = _WIRE.encode(wire)
+    except ValueError as error:  # only an integer too long for int-to-text gets here
+        return _huge_integer_problem(error), ""
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
@@ -533,7 +550,11 @@ def _encoded_problems(d: dict[str, Any]) -> list[Problem]:
                 "which UTF-8 cannot encode; clean the text first",
             )
         ]
-    except (TypeError, ValueError, RecursionError):
+    except ValueError as error:
+        if "integer string conversion" in str(error):  # the checks cannot see this one
+            return _huge_integer_problem(error)
+        return []  # NaN and the like: the field checks have already said why
+    except (TypeError, RecursionError):
         return []  # not JSON at all: the field checks have already said why
     return _size_problems(len(data))
 

@@ -52,6 +52,7 @@ __all__ = [
     "NO_STREAM",
     "ExpectedVersion",
     "ConcurrencyError",
+    "EventStoreFileError",
     "DuplicateEventError",
     "EventTooLargeError",
     "StoredEvent",
@@ -487,6 +488,25 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 
+_EVENT_COLUMNS = ("position", "stream_id", "version", "event_id", "data")
+
+
+class EventStoreFileError(Exception):
+    """An event-store file that cannot be used: corrupt, unreadable, or of another schema.
+
+    Says which file and what to do, and never changes the file: it may hold the only
+    copy of someone's history.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(
+            f"cannot use {path!r} as an event store: {problem}. Nothing was changed. "
+            "Check the path and its permissions; if the file is not an event store of this "
+            "course, open a new store at another path (or move the file away)"
+        )
+
+
 class SQLiteEventStore(EventStore):
     """The store in one SQLite file: WAL mode, one ``BEGIN IMMEDIATE`` transaction per append.
 
@@ -525,12 +545,26 @@ class SQLiteEventStore(EventStore):
         self.path = str(path)
         self.upcaster = upcaster
         self._lock = threading.RLock()  # one connection, shared safely between threads
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append is one transaction.
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append is one transaction.
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            # Look before writing anything: a file of another schema is left as it was.
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(events)")]
+            if columns and columns != list(_EVENT_COLUMNS):
+                self._db.close()
+                raise EventStoreFileError(
+                    self.path,
+                    f"its events table has the columns {columns}, not {list(_EVENT_COLUMNS)}: "
+                    "it was made by another program or another version of course_lib",
+                )
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        except sqlite3.DatabaseError as error:  # not a database, unreadable, a folder, read-only...
+            raise EventStoreFileError(self.path, str(error)) from error
 
     def close(self) -> None:
         with self._lock:

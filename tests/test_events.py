@@ -735,3 +735,31 @@ def test_tree_displays_in_jupyter_and_as_text():
     assert bundle["text/vnd.mermaid"].startswith("flowchart TD")
     assert repr(tree) == "<CausalTree: 8 events, 1 roots, 0 duplicates>"
     assert trace([]).text() == "(no events)"
+
+
+# --- Integers too long to write as text ----------------------------------------------------
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_validate_and_from_dict_agree_on_an_integer_too_long_to_write(sign):
+    """Python refuses int-to-text beyond sys.get_int_max_str_digits(): both paths say so alike."""
+    number = sign * 10**5000
+    wire = {
+        "eventId": "evt_1",
+        "eventType": "OrderCreated",
+        "aggregateId": "order_1",
+        "aggregateType": "Order",
+        "timestamp": "2026-05-15T14:30:00.000Z",
+        "version": 1,
+        "metadata": {"correlationId": "evt_1", "causationId": None, "userId": None, "source": "shop"},
+        "payload": {"amount": number},
+    }
+    with pytest.raises(EventValidationError) as by_validate:
+        validate(wire)
+    with pytest.raises(EventValidationError) as by_from_dict:
+        Event.from_dict(wire)
+    assert by_validate.value.problems == by_from_dict.value.problems
+    assert by_validate.value.problems[0][:2] == ("payload", "too large")
+    wire["payload"] = {"amount": 10**4000}  # within the limit: fine both ways
+    validate(wire)
+    assert Event.from_dict(wire).payload["amount"] == 10**4000

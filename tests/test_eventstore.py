@@ -468,3 +468,51 @@ def test_the_benchmark_runs_in_quick_mode(root):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "eventsourcing" in run.stdout and "speed-up" in run.stdout and "synchronous=1" in run.stdout
+
+
+# --- Files that cannot be used ------------------------------------------------------------
+
+
+def _sha(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_that_is_not_a_database_is_named_and_left_unchanged(tmp_path):
+    from course_lib.eventstore import EventStoreFileError
+
+    path = tmp_path / "orders.db"
+    path.write_bytes(b"these are not the bytes of an SQLite database, " * 40)
+    before = _sha(path)
+    with pytest.raises(EventStoreFileError) as caught:
+        SQLiteEventStore(path)
+    assert str(path) in str(caught.value) and "not a database" in str(caught.value)
+    assert "Nothing was changed" in str(caught.value)
+    assert _sha(path) == before
+
+
+def test_an_unreadable_path_is_named(tmp_path):
+    from course_lib.eventstore import EventStoreFileError
+
+    for path in (tmp_path, tmp_path / "missing-folder" / "orders.db"):
+        with pytest.raises(EventStoreFileError, match="unable to open"):
+            SQLiteEventStore(path)
+
+
+def test_a_store_of_another_schema_is_refused_before_anything_is_written(tmp_path):
+    import sqlite3
+
+    from course_lib.eventstore import EventStoreFileError
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT, timestamp TEXT)")
+    db.commit()
+    db.close()
+    before = _sha(path)
+    with pytest.raises(EventStoreFileError, match="columns") as caught:
+        SQLiteEventStore(path)
+    assert "another version of course_lib" in str(caught.value)
+    assert _sha(path) == before
+    assert not (tmp_path / "old.db-wal").exists()
