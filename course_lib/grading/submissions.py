@@ -117,7 +117,7 @@ def read_gradescope_metadata(path: Path) -> dict[str, list[dict[str, str]]]:
     in_submitters = False
     indent_of_submitters = 0
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#"):
+        if not raw.strip() or raw.lstrip().startswith("#") or raw.startswith("---"):
             continue
         indent = len(raw) - len(raw.lstrip())
         line = raw.strip()
