@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     options = Options(args.hidden, args.timeout, args.test_timeout, args.budget or None)
-    outcome = grade_batch(submissions, options, args.jobs, journal, progress=_say)
+    hide = [folder] if folder is not None else []  # the grades: no notebook may see or touch them
+    outcome = grade_batch(submissions, options, args.jobs, journal, progress=_say, hide=hide)
     if outcome.graded:
         print(format_table(outcome.graded))
         if json_path is not None:

@@ -15,9 +15,11 @@
 * **Ctrl-C** stops handing out notebooks and lets the ones in progress
   finish (a second Ctrl-C abandons them); the caller then writes the grades
   of what is done.
-* **A time budget per notebook.** A worker still busy with a notebook after
-  ``budget`` seconds is killed with everything it started; that notebook
-  scores 0 with the reason, and a fresh worker takes the next one.
+* **A time budget per notebook.** The budget is handed to ``grade_notebook``
+  where it takes one (it then scores what it graded in time); a worker still
+  busy with a notebook after the budget (plus ``BUDGET_GRACE`` when the
+  grader keeps the budget itself) is killed with everything it started, that
+  notebook scores 0 with the reason, and a fresh worker takes the next one.
 * **One notebook cannot harm another's grading**: each is graded in its own
   kernel (or sandbox) by ``grade_notebook``, and a worker that dies takes
   only its current notebook with it.
@@ -49,6 +51,7 @@ from course_lib.grading.submissions import Submission
 
 JOURNAL_NAME = "grading-journal.jsonl"
 DEFAULT_BUDGET = 300.0  # seconds one notebook may take, all its runs included
+BUDGET_GRACE = 20.0  # seconds a grader that keeps the budget itself gets to wrap up
 STOPPED_SANDBOX = "unknown (grading this notebook was stopped)"
 _COURSE_LIB = Path(__file__).resolve().parent.parent
 
@@ -177,6 +180,7 @@ class _Worker:
             start_new_session=True,
         )
         self.ready = False
+        self.keeps_budget = False  # grade_notebook stops at the budget itself
         self.task: int | None = None  # index of the submission being graded
         self.started = 0.0
 
@@ -185,17 +189,25 @@ class _Worker:
         assert self.process.stdout is not None
         return self.process.stdout
 
-    def send(self, index: int, submission: Submission, options: Options) -> None:
+    def send(self, index: int, submission: Submission, options: Options, hide: Sequence[Path]) -> None:
         task = {
             "path": str(submission.path),
             "hidden": str(options.hidden) if options.hidden is not None else None,
             "timeout": options.timeout,
             "test_timeout": options.test_timeout,
+            "budget": options.budget,
+            "hide": [str(folder) for folder in hide],
         }
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(task) + "\n")
         self.process.stdin.flush()
         self.task, self.started = index, time.monotonic()
+
+    def deadline(self, budget: float | None) -> float | None:
+        """When the notebook being graded has overrun its budget (monotonic seconds)."""
+        if budget is None or self.task is None:
+            return None
+        return self.started + budget + (BUDGET_GRACE if self.keeps_budget else 0.0)
 
     def receive(self) -> dict[str, Any] | None:
         """The next reply, or None when the worker has died."""
@@ -270,8 +282,12 @@ def grade_batch(
     jobs: int,
     journal: Journal | None = None,
     progress: Callable[[str], None] | None = None,
+    hide: Sequence[Path] = (),
 ) -> Outcome:
-    """Grade every submission, ``jobs`` at a time, reusing and extending ``journal``."""
+    """Grade every submission, ``jobs`` at a time, reusing and extending ``journal``.
+
+    ``hide``: folders the notebooks' sandboxes must not see (the output folder).
+    """
     say = progress or (lambda message: None)
     total = len(submissions)
     fingerprint = batch_fingerprint(options)
@@ -307,7 +323,7 @@ def grade_batch(
     stop = _Stop()
     with _interrupt_handler(stop, say):
         try:
-            _run_workers(submissions, options, jobs, todo, stop, finished)
+            _run_workers(submissions, options, jobs, todo, stop, finished, hide)
         except KeyboardInterrupt:
             say("abandoned the notebooks in progress")
     outcome.graded = [Graded(submissions[i], results[i]) for i in range(total) if i in results]
@@ -322,6 +338,7 @@ def _run_workers(
     todo: deque[int],
     stop: _Stop,
     finished: Callable[[int, NotebookResult, float], None],
+    hide: Sequence[Path],
 ) -> None:
     workers: list[_Worker] = []
     try:
@@ -333,7 +350,7 @@ def _run_workers(
             for worker in workers:
                 if worker.ready and worker.task is None and todo:
                     index = todo.popleft()
-                    worker.send(index, submissions[index], options)
+                    worker.send(index, submissions[index], options, hide)
             _wait(workers, options, submissions, finished)
     finally:
         for worker in workers:
@@ -352,10 +369,10 @@ def _wait(
     """Wait up to half a second for replies; handle replies, deaths and overruns."""
     now = time.monotonic()
     wait = 0.5
-    if options.budget is not None:
-        for worker in workers:
-            if worker.task is not None:
-                wait = min(wait, max(0.0, worker.started + options.budget - now))
+    for worker in workers:
+        deadline = worker.deadline(options.budget)
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - now))
     readable, _, _ = select.select([worker.stdout for worker in workers], [], [], wait)
     for worker in list(workers):
         if worker.stdout in readable:
@@ -374,7 +391,7 @@ def _wait(
                     reason = f"the grader's process died while grading this notebook (exit status {code})"
                     finished(index, stopped_result(submissions[index], reason), seconds)
             elif reply.get("ready"):
-                worker.ready = True
+                worker.ready, worker.keeps_budget = True, bool(reply.get("budget"))
             elif worker.task is not None:
                 index, seconds = worker.task, time.monotonic() - worker.started
                 worker.task = None
@@ -383,11 +400,10 @@ def _wait(
                 else:
                     result = stopped_result(submissions[index], f"grader error: {reply.get('error')}")
                 finished(index, result, seconds)
-    if options.budget is None:
-        return
     now = time.monotonic()
     for worker in list(workers):
-        if worker.task is not None and now - worker.started >= options.budget:
+        deadline = worker.deadline(options.budget)
+        if deadline is not None and now >= deadline and worker.task is not None:
             index = worker.task
             workers.remove(worker)
             worker.kill()

@@ -8,11 +8,16 @@ grader running out of memory, say) costs that notebook only.
 
 The protocol is JSON lines. The batch writes tasks on the worker's stdin::
 
-    {"path": "submissions/alice/lab.ipynb", "hidden": null, "timeout": 30, "test_timeout": 3}
+    {"path": "submissions/alice/lab.ipynb", "hidden": null, "timeout": 30, "test_timeout": 3,
+     "budget": 300, "hide": ["build/grades"]}
 
-and the worker answers each on its stdout, after one ``{"ready": true}``::
+and the worker answers each on its stdout, after one ``{"ready": true, "budget": ...}``
+(whether this grader stops a notebook at its budget itself)::
 
     {"record": {...the NotebookResult, see gradebook.to_record...}}
+
+``budget`` and ``hide`` (folders the notebook's sandbox must not see) are
+passed on to ``grade_notebook`` when it takes them.
 
 Anything else that writes to the worker's stdout (a library's warning) is
 sent to stderr instead, so it cannot corrupt the replies.
@@ -20,6 +25,7 @@ sent to stderr instead, so it cannot corrupt the replies.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -30,17 +36,25 @@ from typing import Any, TextIO
 from course_lib.grading.gradebook import to_record
 from course_lib.grading.grader import grade_notebook
 
+# Keyword arguments of grade_notebook beyond the four every version takes.
+_EXTRAS = {"budget", "hide"} & set(inspect.signature(grade_notebook).parameters)
+
 
 def serve(tasks: TextIO, replies: TextIO) -> None:
     """Grade each task read from ``tasks``, answering on ``replies``, until ``tasks`` ends."""
-    _send(replies, {"ready": True})
+    _send(replies, {"ready": True, "budget": "budget" in _EXTRAS})
     for line in tasks:
         if not line.strip():
             continue
         task = json.loads(line)
+        extras = {name: task[name] for name in _EXTRAS if task.get(name)}
         try:
             result = grade_notebook(
-                Path(task["path"]), task.get("hidden"), float(task["timeout"]), float(task["test_timeout"])
+                Path(task["path"]),
+                task.get("hidden"),
+                float(task["timeout"]),
+                float(task["test_timeout"]),
+                **extras,
             )
             reply: dict[str, Any] = {"record": to_record(result)}
         except Exception as error:  # grade_notebook should not raise; if it does, say so
