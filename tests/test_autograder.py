@@ -15,7 +15,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -33,13 +32,6 @@ HIDDEN = {{"10.4-q1": [Case(args=(KEY, 7), expected=partition_for(KEY, 7))]}}
 """
 
 
-def scratch_folder(prefix: str) -> Path:
-    """A new temporary folder outside /tmp: the grader's sandbox mounts a private /tmp, which
-    would hide a course installed under the real one (Gradescope's is in /autograder)."""
-    base = Path("/var/tmp")
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=base if base.is_dir() and os.access(base, os.W_OK) else None))
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("autograder")
@@ -53,17 +45,9 @@ def package(tmp_path_factory) -> Path:
     return folder / "out" / f"{LAB}.zip"
 
 
-@pytest.fixture
-def home():
-    """Where the stand-in for /autograder goes (outside /tmp, see scratch_folder)."""
-    folder = scratch_folder("autograder-")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def gradescope(package: Path, home: Path, *notebooks: Path) -> dict:
+def gradescope(package: Path, tmp_path: Path, *notebooks: Path) -> dict:
     """Lay out /autograder as Gradescope does, run run_autograder, return results.json."""
-    root = home / "autograder"
+    root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     with zipfile.ZipFile(package) as zipped:
         zipped.extractall(root / "source")
@@ -102,8 +86,8 @@ def test_the_zip_has_gradescopes_shape(package):
     assert f"run {LAB}" in run and "results" not in setup
 
 
-def test_a_solution_scores_full_marks_hidden_test_included(package, home):
-    results = gradescope(package, home, ROOT / "solutions" / f"{LAB}.ipynb")
+def test_a_solution_scores_full_marks_hidden_test_included(package, tmp_path):
+    results = gradescope(package, tmp_path, ROOT / "solutions" / f"{LAB}.ipynb")
     assert (results["score"], results["max_score"]) == (14, 14)
     assert [test["status"] for test in results["tests"]] == ["passed"] * 4
     assert all(test["visibility"] == "visible" and test["max_score"] > 0 for test in results["tests"])
@@ -112,22 +96,22 @@ def test_a_solution_scores_full_marks_hidden_test_included(package, home):
     assert results["extra_data"]["sandbox"] and isinstance(results["execution_time"], (int, float))
 
 
-def test_a_blank_lab_scores_zero(package, home):
-    results = gradescope(package, home, ROOT / "labs" / f"{LAB}.ipynb")
+def test_a_blank_lab_scores_zero(package, tmp_path):
+    results = gradescope(package, tmp_path, ROOT / "labs" / f"{LAB}.ipynb")
     assert (results["score"], results["max_score"]) == (0, 14)
     assert [test["status"] for test in results["tests"]] == ["failed"] * 4
     assert "hidden" in results["tests"][0]["output"]
 
 
-def test_another_labs_solution_scores_zero(package, home):
-    results = gradescope(package, home, ROOT / "solutions" / "lab-10.1-events.ipynb")
+def test_another_labs_solution_scores_zero(package, tmp_path):
+    results = gradescope(package, tmp_path, ROOT / "solutions" / "lab-10.1-events.ipynb")
     assert (results["score"], results["max_score"]) == (0, 14)
     assert f"this assignment is {LAB}" in results["output"]
     assert [test["name"].split()[0] for test in results["tests"]] == ["10.4-q1", "10.4-q2", "10.4-q3", "10.4-q4"]
 
 
-def test_nothing_submitted_scores_zero_and_says_what_to_upload(package, home):
-    results = gradescope(package, home)
+def test_nothing_submitted_scores_zero_and_says_what_to_upload(package, tmp_path):
+    results = gradescope(package, tmp_path)
     assert results["score"] == 0 and results["tests"] == []
     assert f"upload your {LAB}.ipynb" in results["output"]
 

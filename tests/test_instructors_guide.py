@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,21 +49,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def copy():
-    """The repository, copied without its environments and build output.
-
-    Outside /tmp: the grader's sandbox mounts a private /tmp, which would hide the course
-    the guide's Gradescope try-out unpacks into the copy.
-    """
-    base = Path("/var/tmp") if os.access("/var/tmp", os.W_OK) else None
-    folder = Path(tempfile.mkdtemp(prefix="guide-", dir=base))
-    target = folder / "course"
+def copy(tmp_path_factory) -> Path:
+    """The repository, copied without its environments and build output."""
+    target = tmp_path_factory.mktemp("guide") / "course"
     shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=True)
     (target / ".venv").symlink_to(ROOT / ".venv")
     if (ROOT / "node_modules").is_dir():
         (target / "node_modules").symlink_to(ROOT / "node_modules")
-    yield target
-    shutil.rmtree(folder, ignore_errors=True)
+    return target
 
 
 def environment(copy: Path) -> dict[str, str]:

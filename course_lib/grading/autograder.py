@@ -18,7 +18,8 @@ Gradescope unzips it into ``/autograder/source``, puts the learner's files in
 writes Gradescope's ``results.json``: ``score``, ``output``, ``tests`` (one per
 question, with ``status`` and ``visibility``) and ``extra_data``.
 ``AUTOGRADER_ROOT`` and ``AUTOGRADER_PYTHON`` replace ``/autograder`` and its
-Python, to try the package on another machine.
+Python (one with the course installed, as setup.sh installs it), to try the
+package on another machine.
 """
 
 from __future__ import annotations
@@ -69,14 +70,14 @@ python3 -m venv /autograder/venv
 RUN_AUTOGRADER = """\
 #!/usr/bin/env bash
 # Gradescope runs this for every submission: it grades the notebook in submission/ as
-# {lab} and writes results/results.json. AUTOGRADER_ROOT and AUTOGRADER_PYTHON stand in
-# for /autograder and /autograder/venv/bin/python, to try it on another machine.
+# {lab} and writes results/results.json, with the course setup.sh installed. To try it
+# elsewhere, AUTOGRADER_ROOT stands in for /autograder and AUTOGRADER_PYTHON for
+# /autograder/venv/bin/python (a Python with the course installed).
 set -uo pipefail
 python="${{AUTOGRADER_PYTHON:-}}"
 case "$python" in ''|/*) ;; */*) python="$PWD/$python" ;; esac
 root="$(cd "${{AUTOGRADER_ROOT:-/autograder}}" && pwd)" || exit 1
 python="${{python:-$root/venv/bin/python}}"
-export PYTHONPATH="$root/source/course${{PYTHONPATH:+:$PYTHONPATH}}"
 cd "$root" || exit 1
 exec "$python" -m course_lib.grading.autograder run {lab} --root "$root"{hidden}
 """
