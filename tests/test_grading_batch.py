@@ -367,3 +367,13 @@ def test_a_notebook_over_its_budget_scores_zero_and_the_others_are_graded(tmp_pa
     assert graded["slow"]["total"] == "0" and graded["slow"]["max"] == "10"
     assert "budget" in graded["slow"]["status"] and "15 s" in graded["slow"]["status"], graded["slow"]
     assert graded["slow"]["sandbox"]  # what the grader said, or that the grading was stopped
+
+
+def test_workers_that_cannot_start_stop_the_batch_with_the_reason(tmp_path, monkeypatch):
+    import course_lib.grading.batch as batch
+
+    monkeypatch.setattr(batch.sys, "executable", shutil.which("false") or "/bin/false")
+    notebook = tmp_path / "x.ipynb"
+    shutil.copy(BLANK, notebook)
+    with pytest.raises(batch.WorkerError, match="before it was ready"):
+        batch.grade_batch([Submission(notebook, "x")], Options(), jobs=1, journal=Journal(tmp_path / JOURNAL_NAME))

@@ -9,7 +9,8 @@ is kept in a journal there, so an interrupted run resumes where it stopped.
 
 Exit status: 0 when grading completed (whatever the scores), 2 for usage
 errors such as a path that does not exist or an unusable hidden-tests
-folder, 130 when interrupted (the grades of what was done are written).
+folder, 130 when interrupted (the grades of what was done are written), 1
+when the grading workers cannot start.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from course_lib.grading.batch import DEFAULT_BUDGET, JOURNAL_NAME, Journal, Options, default_jobs, grade_batch
+from course_lib.grading.batch import (
+    DEFAULT_BUDGET,
+    JOURNAL_NAME,
+    Journal,
+    Options,
+    WorkerError,
+    default_jobs,
+    grade_batch,
+)
 from course_lib.grading.gradebook import display_name, format_table, write_csv, write_json
 from course_lib.grading.grader import CELL_TIMEOUT
 from course_lib.grading.hidden import HiddenTestsError, load_hidden
@@ -113,7 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     options = Options(args.hidden, args.timeout, args.test_timeout, args.budget or None)
     hide = [folder] if folder is not None else []  # the grades: no notebook may see or touch them
-    outcome = grade_batch(submissions, options, args.jobs, journal, progress=_say, hide=hide)
+    try:
+        outcome = grade_batch(submissions, options, args.jobs, journal, progress=_say, hide=hide)
+    except WorkerError as error:
+        kept = f"; what was graded is kept in {display_name(journal.path)}" if journal is not None else ""
+        _say(f"cannot grade: {error}{kept}")
+        return 1
     if outcome.graded:
         print(format_table(outcome.graded))
         if json_path is not None:
