@@ -407,7 +407,8 @@ def _wait(
             index = worker.task
             workers.remove(worker)
             worker.kill()
-            reason = f"grading took longer than the {format_points(options.budget)} s budget for one notebook"
+            budget = format_points(options.budget or 0)
+            reason = f"grading took longer than the {budget} s budget for one notebook"
             finished(index, stopped_result(submissions[index], reason), now - worker.started)
 
 
