@@ -11,7 +11,9 @@ one returning None). Each class is graded by the real command line,
 ``python -m course_lib.grading ... --fresh``, with ``--jobs 1`` and with ``--jobs`` = the
 cores this process may use; the table gives the wall-clock seconds, seconds per notebook,
 the speed-up, and whether every submission got the score its kind deserves (solved: full
-marks, blank: 0, faulty: more than 0 and less than full).
+marks, blank: 0, faulty: more than 0 and less than full). With ``--repeat N`` each run is
+made N times, alternating the two, and the fastest counts: on a machine shared with other
+work that is the closest to the grader's own speed.
 
 Targets (reported, not asserted): at least 1.8x on 2 cores, under 1.5 s per notebook.
 Timings are wall-clock and depend on the machine and on what else runs on it.
@@ -101,19 +103,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="6 submissions only (a smoke run)")
     parser.add_argument("--sizes", default="40,200", help="class sizes to grade (default 40,200)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="the parallel run's --jobs (cores)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, the fastest counts (default 1)")
     args = parser.parse_args(argv)
     sizes = [6] if args.quick else [int(size) for size in args.sizes.split(",")]
     job_counts = sorted({1, max(1, args.jobs)})
-    print(f"grading classes of {', '.join(map(str, sizes))} with --jobs {' and '.join(map(str, job_counts))}")
+    print(
+        f"grading classes of {', '.join(map(str, sizes))} with --jobs {' and '.join(map(str, job_counts))}"
+        + (f", the fastest of {args.repeat} runs each" if args.repeat > 1 else "")
+    )
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as scratch:
         for size in sizes:
             folder = Path(scratch) / f"class-{size}"
             kinds = make_class(folder, size)
-            for jobs in job_counts:
-                run = grade(folder, Path(scratch) / f"out-{size}-{jobs}", jobs, kinds)
-                runs.append(run)
-                print(f"  {size} submissions, --jobs {jobs}: {run.seconds:.1f} s", flush=True)
+            best: dict[int, Run] = {}
+            for _ in range(max(1, args.repeat)):
+                for jobs in job_counts:
+                    run = grade(folder, Path(scratch) / f"out-{size}-{jobs}", jobs, kinds)
+                    print(f"  {size} submissions, --jobs {jobs}: {run.seconds:.1f} s", flush=True)
+                    if jobs not in best or run.seconds < best[jobs].seconds:
+                        best[jobs] = run
+            runs += [best[jobs] for jobs in job_counts]
 
     header = ["submissions", "jobs", "seconds", "s/notebook", "speed-up", "scored as deserved"]
     table = [header]
