@@ -10,7 +10,7 @@ LAB_ARGS ?=
 # Extra arguments for pytest, e.g. PYTEST_ARGS='-m "not browser"'.
 PYTEST_ARGS ?=
 
-.PHONY: lab test lint format grade slides labs execute services services-stop bench venv clean
+.PHONY: lab test lint format grade release autograder slides labs execute services services-stop bench venv clean
 
 venv: $(STAMP)
 
@@ -53,6 +53,18 @@ grade: $(STAMP)
 	@mkdir -p build/grades
 	$(PY) -m course_lib.grading $(SUBMISSIONS) $(if $(HIDDEN),--hidden $(HIDDEN)) \
 	    --json build/grades/results.json --csv build/grades/grades.csv
+
+# What learners get, in build/release/: modules, labs, the library (question banks frozen to
+# plain values), binder, docs; no solutions/, no tests, no hidden tests. Serve it to learners.
+release: $(STAMP)
+	$(PY) -m course_lib.grading.release build/release
+
+# Gradescope's autograder for one lab: make autograder LAB=lab-10.4-kafka [HIDDEN=hidden/]
+# writes build/autograder/<LAB>.zip (setup.sh, run_autograder, the course, the hidden tests).
+LAB ?=
+autograder: $(STAMP)
+	@test -n "$(LAB)" || { echo "usage: make autograder LAB=lab-10.4-kafka [HIDDEN=hidden/]" >&2; exit 2; }
+	$(PY) -m course_lib.grading.autograder build $(LAB) $(if $(HIDDEN),--hidden $(HIDDEN)) --out build/autograder
 
 slides: $(STAMP)
 	$(PY) scripts/build_slides.py --out build/slides

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from course_lib.grading.__main__ import main as grading_main
 from course_lib.grading.channel import ChannelClosed
 from course_lib.grading.feedback import HIDDEN_COUNT
 from course_lib.grading.grader import NO_QUESTIONS, NotebookResult, QuestionGrade, grade_notebook, grade_paths
-from course_lib.grading.gradebook import gradescope_json
+from course_lib.grading.gradebook import gradescope_json, sandbox_line, sandbox_of
 from course_lib.grading.hidden import HiddenTestsError, load_hidden
 from course_lib.grading.labgen import main as labgen_main
 from course_lib.grading.labmaker import SolutionMarkerError, strip_solutions
@@ -546,27 +547,32 @@ def test_gradescope_json_shapes():
     grade = QuestionGrade("demo-q1", "Add two numbers", 1.8, 3, "demo-q1 Add two numbers: ...")
     one = NotebookResult(Path("alice.ipynb"), "lab-demo", [grade])
     broken = NotebookResult(Path("bob.ipynb"), message="not a Jupyter notebook: nope")
+    unsandboxed = sandbox_of(one)  # "bubblewrap" or "not sandboxed: <why>", whatever this grader says
     single = gradescope_json([one])
     assert single == {
         "score": 1.8,
         "max_score": 3,
-        "output": "lab-demo: 1.8/3 points",
+        "output": f"lab-demo: 1.8/3 points\n{sandbox_line(unsandboxed)}",
         "tests": [
             {
                 "name": "demo-q1 Add two numbers",
                 "score": 1.8,
                 "max_score": 3,
+                "status": "failed",
                 "output": "demo-q1 Add two numbers: ...",
                 "visibility": "visible",
             }
         ],
+        "extra_data": {"notebook": "alice.ipynb", "learner": "alice", "sandbox": unsandboxed},
     }
     several = gradescope_json([one, broken])
     assert [entry["notebook"] for entry in several["submissions"]] == ["alice.ipynb", "bob.ipynb"]
     assert several["submissions"][1] == {
         "notebook": "bob.ipynb",
+        "learner": "bob",
+        "sandbox": sandbox_of(broken),
         "score": 0,
-        "output": "not a Jupyter notebook: nope",
+        "output": f"not a Jupyter notebook: nope\n{sandbox_line(sandbox_of(broken))}",
         "tests": [],
     }
 
@@ -642,19 +648,21 @@ def test_cli_prints_table_and_exits_zero(graded):
     process = graded["process"]
     assert process.returncode == 0, process.stderr
     lines = process.stdout.splitlines()
-    assert lines[0].split() == ["notebook", "demo-q1", "demo-q2", "demo-q3", "demo-q4", "total", "notes"]
-    solution_row = next(line for line in lines if line.startswith("submissions/solution.ipynb"))
-    assert solution_row.split() == ["submissions/solution.ipynb", "3", "2", "2", "2", "9/9"]
-    notes_row = next(line for line in lines if line.startswith("submissions/notes.ipynb"))
+    assert lines[0].split() == ["learner", "notebook", "demo-q1", "demo-q2", "demo-q3", "demo-q4", "total", "notes"]
+    solution_row = next(line for line in lines if line.startswith("solution "))
+    assert solution_row.split() == ["solution", "submissions/solution.ipynb", "3", "2", "2", "2", "9/9"]
+    notes_row = next(line for line in lines if line.startswith("notes "))
     assert "not a Jupyter notebook: Expecting value" in notes_row
-    assert "grading 1/8 submissions/crash.ipynb" in process.stderr
+    assert lines[-1].endswith("(8 notebooks)") and ("sandbox: " in lines[-1] or "not sandboxed: " in lines[-1])
+    assert re.search(r"^graded 8/8 submissions/\w+\.ipynb \[\w+\]", process.stderr, re.M), process.stderr
 
 
 @pytest.mark.notebooks
 def test_solution_scores_full_marks(graded):
     solution = graded["json"]["solution"]
     assert (solution["score"], solution["max_score"]) == (9, 9)
-    assert solution["output"] == "lab-demo: 9/9 points"  # no cell errors
+    assert solution["output"].splitlines()[0] == "lab-demo: 9/9 points"  # no cell errors
+    assert len(solution["output"].splitlines()) == 2  # and the sandbox line
     q1 = solution["tests"][0]
     assert q1["output"] == "demo-q1 Add two numbers: public tests: 5/5 passed, hidden tests: 1/1 passed (3/3 points)"
 
@@ -721,8 +729,11 @@ def test_non_notebook_scores_zero_in_the_batch(graded):
     notes = graded["json"]["notes"]
     assert notes == {
         "notebook": "submissions/notes.ipynb",
+        "learner": "notes",
+        "sandbox": notes["sandbox"],
         "score": 0,
-        "output": "not a Jupyter notebook: Expecting value: line 1 column 1 (char 0)",
+        "output": "not a Jupyter notebook: Expecting value: line 1 column 1 (char 0)\n"
+        + sandbox_line(notes["sandbox"]),
         "tests": [],
     }
 
@@ -730,10 +741,11 @@ def test_non_notebook_scores_zero_in_the_batch(graded):
 @pytest.mark.notebooks
 def test_json_has_gradescope_shape(graded):
     for entry in graded["json"].values():
-        assert set(entry) <= {"notebook", "score", "max_score", "output", "tests"}
+        assert set(entry) <= {"notebook", "learner", "sandbox", "score", "max_score", "output", "tests"}
         for test in entry["tests"]:
-            assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+            assert set(test) == {"name", "score", "max_score", "status", "output", "visibility"}
             assert test["visibility"] == "visible"
+            assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
             assert 0 <= test["score"] <= test["max_score"]
 
 
@@ -741,9 +753,13 @@ def test_json_has_gradescope_shape(graded):
 def test_csv_has_one_row_per_notebook(graded):
     rows = {Path(row["notebook"]).stem: row for row in graded["csv"]}
     assert set(rows) == {"solution", "lab", "wrong", "loop", "syntax", "nocheck", "crash", "notes"}
-    assert list(graded["csv"][0]) == ["notebook", "demo-q1", "demo-q2", "demo-q3", "demo-q4", "total", "max", "status"]
-    assert rows["solution"] | {"notebook": ""} == {
+    columns = ["demo-q1", "demo-q2", "demo-q3", "demo-q4"]
+    assert list(graded["csv"][0]) == ["learner", "name", "notebook", *columns, "total", "max", "status", "sandbox"]
+    assert rows["solution"] | {"notebook": "", "sandbox": ""} == {
+        "learner": "solution",
+        "name": "",
         "notebook": "",
+        "sandbox": "",
         "demo-q1": "3",
         "demo-q2": "2",
         "demo-q3": "2",
