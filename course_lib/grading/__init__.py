@@ -7,7 +7,7 @@ In a lab notebook::
 
 For instructors::
 
-    python -m course_lib.grading submissions/ --hidden hidden/ --json results.json --csv grades.csv
+    python -m course_lib.grading submissions/ --hidden hidden/ --jobs 2 --json results.json --csv grades.csv
     python -m course_lib.grading.labgen solutions labs [--check]
 
 Each notebook is graded in a bubblewrap sandbox (``COURSE_GRADING_SANDBOX=off``
@@ -20,8 +20,11 @@ question asks for, refusing while it is graded), ``grader`` (grading
 notebooks), ``judge`` (the trusted side: tests and comparisons),
 ``sandbox`` and ``sandbox_runner`` (where and how a notebook runs while
 graded), ``channel`` (plain data between the two), ``gradebook`` (table,
-JSON, CSV), ``labmaker`` and ``labgen`` (labs from solutions, and its
-command line).
+JSON, CSV), ``batch`` and ``worker`` (a class in parallel, with a journal
+that lets an interrupted run resume), ``submissions`` (LMS folder layouts
+and learner ids), ``release`` (the learners' copy, banks frozen),
+``autograder`` (the Gradescope zip), ``labmaker`` and ``labgen`` (labs from
+solutions, and its command line).
 """
 
 from course_lib.grading.check import CheckReport, check
