@@ -116,6 +116,7 @@ _TIMESTAMP = re.compile(  # YYYY-MM-DD T HH:MM:SS . mmm Z, each part captured
 )
 _MAX_ID_LENGTH = 128
 _WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
+_VALID_ID = re.compile(r"\S{1,128}")  # what _check_id accepts, as one match (new_event's fast path)
 # One encoder for the wire format: json.dumps() with these options builds a new one per call.
 _WIRE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder()
@@ -557,6 +558,9 @@ def utc_millis(dt: datetime) -> datetime:
 
     Naive datetimes are refused: guessing their timezone is how off-by-hours bugs start.
     """
+    if type(dt) is datetime and dt.tzinfo is timezone.utc:  # the usual case: the clock's UTC time
+        extra = dt.microsecond % 1000
+        return dt - timedelta(0, 0, extra) if extra else dt
     if not isinstance(dt, datetime):
         raise TypeError(f"expected a datetime, found {type(dt).__name__}")
     if dt.utcoffset() is None:
@@ -572,8 +576,11 @@ def format_timestamp(dt: datetime) -> str:
     """The wire form of a time: '2026-05-15T14:30:00.000Z' (UTC, milliseconds, 'Z')."""
     if type(dt) is not datetime or dt.tzinfo is not timezone.utc:  # already UTC is the usual case
         dt = utc_millis(dt)
-    # isoformat() cuts (never rounds) to milliseconds, and ends UTC times with '+00:00'
-    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
+    # A UTC isoformat() is '2026-05-15T14:30:00.123000+00:00', or without the fraction
+    # when there are no microseconds: keep the milliseconds (cut, never rounded) and add 'Z'.
+    # (Cutting the text is about twice as fast as isoformat(timespec="milliseconds").)
+    text = dt.isoformat()
+    return text[:23] + "Z" if dt.microsecond else text[:19] + ".000Z"
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -812,7 +819,7 @@ def uuid_ids(prefix: str = "evt") -> str:
     random = int.from_bytes(os.urandom(10), "big") >> 6  # 74 bits from the OS, as uuid4 uses
     # 128 bits, most significant first: time | version 7 | 12 random | variant 0b10 | 62 random
     bits = millis << 80 | 0x7 << 76 | (random >> 62) << 64 | 0b10 << 62 | random & (1 << 62) - 1
-    digits = f"{bits:032x}"
+    digits = bits.to_bytes(16, "big").hex()
     return f"{prefix}_{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
@@ -871,10 +878,106 @@ def new_event(
     """
     event_id = (uuid_ids if ids is None else ids)()
     now = (system_clock if clock is None else clock)()
-    metadata = Metadata(event_id if correlation_id is None else correlation_id, causation_id, user_id, source)
+    if correlation_id is None:
+        correlation_id = event_id
+    if type(now) is datetime and now.tzinfo is timezone.utc:  # the usual clock: utc_millis cannot fail
+        event = _fast_event(
+            event_id, event_type, aggregate_id, aggregate_type, utc_millis(now), version,
+            correlation_id, causation_id, user_id, source, payload,
+        )  # fmt: skip
+        if event is not None:
+            return event
+    # Something is wrong (or unusual): the checked constructors say exactly what.
+    metadata = Metadata(correlation_id, causation_id, user_id, source)
     return Event(
         event_id, event_type, aggregate_id, aggregate_type, utc_millis(now), version, metadata, payload
     )
+
+
+def _fast_event(
+    event_id: Any,
+    event_type: Any,
+    aggregate_id: Any,
+    aggregate_type: Any,
+    timestamp: Any,
+    version: Any,
+    correlation_id: Any,
+    causation_id: Any,
+    user_id: Any,
+    source: Any,
+    payload: Any,
+) -> Event | None:
+    """The Event that ``Event(..., Metadata(...), payload)`` would build, or None to let it decide.
+
+    new_event runs once per recorded event, so it takes this shortcut: one cheap
+    test per rule (exact types, one regex each), then the two objects filled in
+    directly, skipping the frozen dataclasses' field-by-field __init__. Each test
+    passes only values the full check accepts; anything else (a wrong value, a
+    str subclass, a tuple in the payload, non-ASCII text) returns None, and the
+    checked constructors then build the event or report every problem.
+    """
+    if not (
+        type(event_id) is str
+        and _EVENT_ID.fullmatch(event_id)
+        and type(event_type) is str
+        and _PASCAL_CASE.fullmatch(event_type)
+        and type(aggregate_id) is str
+        and _VALID_ID.fullmatch(aggregate_id)
+        and type(aggregate_type) is str
+        and _PASCAL_CASE.fullmatch(aggregate_type)
+        and type(timestamp) is datetime
+        and timestamp.tzinfo is timezone.utc
+        and not timestamp.microsecond % 1000
+        and type(version) is int
+        and version >= 1
+        and type(correlation_id) is str
+        and _VALID_ID.fullmatch(correlation_id)
+        and (causation_id is None or type(causation_id) is str and _VALID_ID.fullmatch(causation_id))
+        and (user_id is None or type(user_id) is str and _VALID_ID.fullmatch(user_id))
+        and type(source) is str
+        and _SOURCE.fullmatch(source)
+        and type(payload) is dict
+    ):
+        return None
+    payload = _plain_copy(payload)
+    if payload is _NOT_PLAIN:
+        return None
+    wire = {
+        "eventId": event_id,
+        "eventType": event_type,
+        "aggregateId": aggregate_id,
+        "aggregateType": aggregate_type,
+        "timestamp": format_timestamp(timestamp),
+        "version": version,
+        "metadata": {
+            "correlationId": correlation_id,
+            "causationId": causation_id,
+            "userId": user_id,
+            "source": source,
+        },
+        "payload": payload,
+    }
+    text = _WIRE.encode(wire)
+    if not text.isascii() or len(text) > MAX_EVENT_BYTES:  # ASCII: one byte per character
+        return None
+    # The same end state as the dataclasses' __init__ (see Event.from_stored_json).
+    metadata = object.__new__(Metadata)
+    metadata.__dict__.update(
+        correlation_id=correlation_id, causation_id=causation_id, user_id=user_id, source=source
+    )
+    event = object.__new__(Event)
+    event.__dict__.update(
+        event_id=event_id,
+        event_type=event_type,
+        aggregate_id=aggregate_id,
+        aggregate_type=aggregate_type,
+        timestamp=timestamp,
+        version=version,
+        metadata=metadata,
+        payload=payload,
+        _json=text,
+    )
+    return event
 
 
 def caused_by(
