@@ -574,13 +574,22 @@ def utc_millis(dt: datetime) -> datetime:
 
 def format_timestamp(dt: datetime) -> str:
     """The wire form of a time: '2026-05-15T14:30:00.000Z' (UTC, milliseconds, 'Z')."""
+    global _last_formatted
     if type(dt) is not datetime or dt.tzinfo is not timezone.utc:  # already UTC is the usual case
         dt = utc_millis(dt)
+    last = _last_formatted  # events made one after another often share their millisecond
+    if dt == last[0] and type(dt) is datetime:
+        return last[1]
     # A UTC isoformat() is '2026-05-15T14:30:00.123000+00:00', or without the fraction
     # when there are no microseconds: keep the milliseconds (cut, never rounded) and add 'Z'.
     # (Cutting the text is about twice as fast as isoformat(timespec="milliseconds").)
     text = dt.isoformat()
-    return text[:23] + "Z" if dt.microsecond else text[:19] + ".000Z"
+    text = text[:23] + "Z" if dt.microsecond else text[:19] + ".000Z"
+    _last_formatted = (dt, text)  # one tuple, replaced whole: safe to share between threads
+    return text
+
+
+_last_formatted = (datetime(1, 1, 1, tzinfo=timezone.utc), "0001-01-01T00:00:00.000Z")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -894,6 +903,36 @@ def new_event(
     )
 
 
+# Type names and sources are few and repeat on every event: remember the ones that passed.
+# Only exact str values are remembered (hashing one cannot run user code), at most 1,000 of each.
+_TYPE_NAMES_SEEN: set[str] = set()
+_SOURCES_SEEN: set[str] = set()
+
+
+def _is_type_name(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    if value in _TYPE_NAMES_SEEN:
+        return True
+    if not _PASCAL_CASE.fullmatch(value):
+        return False
+    if len(_TYPE_NAMES_SEEN) < 1000:
+        _TYPE_NAMES_SEEN.add(value)
+    return True
+
+
+def _is_source(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    if value in _SOURCES_SEEN:
+        return True
+    if not _SOURCE.fullmatch(value):
+        return False
+    if len(_SOURCES_SEEN) < 1000:
+        _SOURCES_SEEN.add(value)
+    return True
+
+
 def _fast_event(
     event_id: Any,
     event_type: Any,
@@ -919,23 +958,21 @@ def _fast_event(
     if not (
         type(event_id) is str
         and _EVENT_ID.fullmatch(event_id)
-        and type(event_type) is str
-        and _PASCAL_CASE.fullmatch(event_type)
+        and _is_type_name(event_type)
         and type(aggregate_id) is str
         and _VALID_ID.fullmatch(aggregate_id)
-        and type(aggregate_type) is str
-        and _PASCAL_CASE.fullmatch(aggregate_type)
+        and _is_type_name(aggregate_type)
         and type(timestamp) is datetime
         and timestamp.tzinfo is timezone.utc
         and not timestamp.microsecond % 1000
         and type(version) is int
         and version >= 1
-        and type(correlation_id) is str
-        and _VALID_ID.fullmatch(correlation_id)
+        and (
+            correlation_id is event_id or type(correlation_id) is str and _VALID_ID.fullmatch(correlation_id)
+        )
         and (causation_id is None or type(causation_id) is str and _VALID_ID.fullmatch(causation_id))
         and (user_id is None or type(user_id) is str and _VALID_ID.fullmatch(user_id))
-        and type(source) is str
-        and _SOURCE.fullmatch(source)
+        and _is_source(source)
         and type(payload) is dict
     ):
         return None
