@@ -116,7 +116,7 @@ _TIMESTAMP = re.compile(  # YYYY-MM-DD T HH:MM:SS . mmm Z, each part captured
 )
 _MAX_ID_LENGTH = 128
 _WHITESPACE = re.compile(r"\s")  # the same characters as str.isspace()
-_VALID_ID = re.compile(r"\S{1,128}")  # what _check_id accepts, as one match (new_event's fast path)
+_VALID_ID = re.compile(rf"\S{{1,{_MAX_ID_LENGTH}}}")  # what _check_id accepts, in one match (for new_event)
 # One encoder for the wire format: json.dumps() with these options builds a new one per call.
 _WIRE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder()
