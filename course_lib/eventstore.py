@@ -202,7 +202,7 @@ def _encode(event: Event | dict[str, Any]) -> tuple[Event, str]:
             f"an event store stores Event objects (or their wire dicts), not {type(event).__name__}"
         )
     text = event.to_json()
-    size = len(text.encode("utf-8"))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))  # ASCII: a byte per character
     if size > MAX_EVENT_BYTES:  # a validated Event cannot be this big; kept as the store's own guard
         raise EventTooLargeError(
             [

@@ -549,6 +549,68 @@ def test_new_event_truncates_the_clock_to_milliseconds():
     assert order.timestamp == START.replace(microsecond=987000)
 
 
+class _Text(str):
+    """A str subclass: new_event's shortcut leaves it to the checked constructors."""
+
+
+# Each case changes make_event's arguments; valid ones too, so both paths are compared.
+NEW_EVENT_CASES = [
+    {},
+    {"payload": {"name": "Café ☕", "tags": ["a", {"b": None}], "ratio": 0.5, "ok": True}},
+    {"payload": {"items": (1, 2)}},
+    {"payload": {"x": float("nan")}},
+    {"payload": {1: "int key"}},
+    {"payload": {"text": "\ud800"}},
+    {"payload": {"blob": "x" * MAX_EVENT_BYTES}},
+    {"payload": []},
+    {"event_type": "order placed"},
+    {"event_type": _Text("OrderPlaced")},
+    {"aggregate_id": "order 1"},
+    {"aggregate_id": "x" * 129},
+    {"aggregate_type": ""},
+    {"version": 0},
+    {"version": True},
+    {"correlation_id": ""},
+    {"causation_id": "cmd abc"},
+    {"user_id": 7},
+    {"source": "Order Service"},
+    {"ids": lambda: "event-1"},
+    {"clock": lambda: datetime(2026, 5, 15, 14, 30)},
+    {"clock": lambda: datetime(2026, 5, 15, 16, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))},
+    {"aggregate_id": "", "source": "", "version": -1, "payload": {"x": (1,)}},
+]
+
+
+@pytest.mark.parametrize("change", NEW_EVENT_CASES)
+def test_new_event_builds_what_the_checked_constructors_build(change):
+    # new_event takes a shortcut for the usual valid case: it must give the same event,
+    # and for anything invalid the same problems, as Event(..., Metadata(...), payload).
+    args = {"event_type": "OrderPlaced", "aggregate_id": "order_1", "aggregate_type": "Order",
+            "payload": {"total": 5998}, "correlation_id": None, "causation_id": "cmd_abc123",
+            "user_id": "user_456", "source": "order-service", "version": 1,
+            "ids": lambda: "evt_0001", "clock": lambda: START.replace(microsecond=123456)} | change
+
+    def checked():
+        event_id = args["ids"]()
+        correlation_id = event_id if args["correlation_id"] is None else args["correlation_id"]
+        metadata = Metadata(correlation_id, args["causation_id"], args["user_id"], args["source"])
+        return Event(event_id, args["event_type"], args["aggregate_id"], args["aggregate_type"],
+                     utc_millis(args["clock"]()), args["version"], metadata, args["payload"])
+
+    def made():
+        return new_event(**args)
+
+    outcomes = []
+    for build in (checked, made):
+        try:
+            event = build()
+        except (EventValidationError, ValueError, TypeError) as error:
+            outcomes.append((type(error), getattr(error, "problems", str(error))))
+        else:
+            outcomes.append((event, event.to_json(), repr(event), type(event.metadata)))
+    assert outcomes[0] == outcomes[1]
+
+
 def test_caused_by_copies_correlation_and_sets_causation():
     ids = SequentialIds()
     order = new_event("OrderPlaced", "order_1", "Order", {}, correlation_id="req_xyz789",
