@@ -930,28 +930,25 @@ _TYPE_NAMES_SEEN: set[str] = set()
 _SOURCES_SEEN: set[str] = set()
 
 
-def _is_type_name(value: Any) -> bool:
+def _remembered_match(value: Any, pattern: re.Pattern[str], seen: set[str]) -> bool:
+    """``pattern.fullmatch(value)`` for an exact str, remembering (up to 1,000) values that passed."""
     if type(value) is not str:
         return False
-    if value in _TYPE_NAMES_SEEN:
+    if value in seen:
         return True
-    if not _PASCAL_CASE.fullmatch(value):
+    if not pattern.fullmatch(value):
         return False
-    if len(_TYPE_NAMES_SEEN) < 1000:
-        _TYPE_NAMES_SEEN.add(value)
+    if len(seen) < 1000:
+        seen.add(value)
     return True
+
+
+def _is_type_name(value: Any) -> bool:
+    return _remembered_match(value, _PASCAL_CASE, _TYPE_NAMES_SEEN)
 
 
 def _is_source(value: Any) -> bool:
-    if type(value) is not str:
-        return False
-    if value in _SOURCES_SEEN:
-        return True
-    if not _SOURCE.fullmatch(value):
-        return False
-    if len(_SOURCES_SEEN) < 1000:
-        _SOURCES_SEEN.add(value)
-    return True
+    return _remembered_match(value, _SOURCE, _SOURCES_SEEN)
 
 
 def _fast_event(
