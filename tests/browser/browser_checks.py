@@ -127,6 +127,16 @@ def wait_for_no_problems(check, timeout_s: float, what: str, interval_s: float =
         time.sleep(interval_s)
 
 
+def count_problem(count, expected: int, what: str):
+    """A check for wait_for_no_problems: ``count()`` (read once per poll) must equal ``expected``."""
+
+    def check() -> list[str]:
+        found = count()
+        return [] if found == expected else [f"{found} of {expected} {what}"]
+
+    return check
+
+
 def wait_for_lab_diagrams(page, expected: int, timeout_s: float = 90) -> list[str]:
     """Wait until JupyterLab has drawn (or refused) all ``expected`` Mermaid diagrams."""
     return wait_for_no_problems(

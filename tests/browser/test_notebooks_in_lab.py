@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from browser_checks import (
-    BENIGN_ALWAYS, ROOT, STALE_WIDGET, SCREENSHOTS, benign, expected_from,
+    BENIGN_ALWAYS, ROOT, STALE_WIDGET, SCREENSHOTS, benign, count_problem, expected_from,
     lab_diagram_problems, lab_image_count, module_notebooks, wait_for_lab_diagrams,
     wait_for_no_problems,
 )
@@ -243,15 +243,13 @@ def test_notebook_runs_in_jupyterlab_and_shows_everything(notebook, lab, new_pag
         assert not problems, f"{relative}: " + "; ".join(problems)
 
         problems = wait_for_no_problems(
-            lambda: [] if lab_image_count(page) == expected.images else
-            [f"{lab_image_count(page)} of {expected.images} plots appeared as images"],
+            count_problem(lambda: lab_image_count(page), expected.images, "plots appeared as images"),
             60, "the plots to decode")
         assert not problems, f"{relative}: " + "; ".join(problems)
 
         explorer_locator = page.locator(".jp-Notebook .course-explorer")
         problems = wait_for_no_problems(
-            lambda: [] if explorer_locator.count() == expected.explorers else
-            [f"{explorer_locator.count()} of {expected.explorers} explorers appeared"],
+            count_problem(explorer_locator.count, expected.explorers, "explorers appeared"),
             60, "the widgets to render")
         assert not problems, f"{relative}: " + "; ".join(problems)
         explorers = explorer_locator.all()
